@@ -1,0 +1,58 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// MARK: - Shared settings
+
+/// Every Swift target builds in Swift 6 language mode (set package-wide below).
+let swiftSettings: [SwiftSetting] = []
+
+let package = Package(
+    name: "studio",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "studio", targets: ["studio"]),
+        .library(name: "StudioKit", targets: ["StudioKit"]),
+        .library(name: "StudioFace", targets: ["StudioFace"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: - C libraries (Debian packages)
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // libjpeg reports errors with longjmp, which Swift cannot use: a small C shim owns the setjmp.
+        .target(name: "CStudioJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+
+        // MARK: - Core and engines
+        .target(name: "StudioKit", swiftSettings: swiftSettings),
+        .target(name: "StudioTensor", dependencies: ["CBLAS"], swiftSettings: swiftSettings),
+        .target(name: "StudioImage", dependencies: ["StudioKit", "CPNG", "CStudioJPEG"], swiftSettings: swiftSettings),
+        .target(
+            name: "StudioFace",
+            dependencies: ["StudioKit", "StudioTensor", "StudioImage"],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - CLI
+        .executableTarget(
+            name: "studio",
+            dependencies: [
+                "StudioKit", "StudioTensor", "StudioImage", "StudioFace",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Tests
+        .testTarget(name: "StudioTensorTests", dependencies: ["StudioTensor"], swiftSettings: swiftSettings),
+        .testTarget(name: "StudioImageTests", dependencies: ["StudioImage"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "StudioFaceTests",
+            dependencies: ["StudioFace", "StudioImage", "StudioTensor", "StudioKit"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "StudioCLITests", dependencies: ["studio"], swiftSettings: swiftSettings),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,3 @@
+import StudioKit
+import StudioTensor
+import StudioImage
