@@ -1,0 +1,230 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import StudioKit
+
+/// A least-squares similarity transform `p -> M p + t` (rotation, uniform scale, translation).
+struct SimilarityTransform: Sendable, Equatable {
+    var m00, m01, m10, m11, tx, ty: Double
+
+    func apply(_ x: Double, _ y: Double) -> (Double, Double) { (m00 * x + m01 * y + tx, m10 * x + m11 * y + ty) }
+
+    /// Umeyama's estimate in closed form for 2-D (equal to dlib's SVD route, including the
+    /// reflection correction, which for 2-D always yields the best proper rotation).
+    static func fit(from: [(Double, Double)], to: [(Double, Double)]) -> SimilarityTransform {
+        precondition(from.count == to.count && from.count >= 2, "similarity fit needs 2+ point pairs")
+        let n = Double(from.count)
+        var mfx = 0.0, mfy = 0.0, mtx = 0.0, mty = 0.0
+        for i in from.indices { mfx += from[i].0; mfy += from[i].1; mtx += to[i].0; mty += to[i].1 }
+        mfx /= n; mfy /= n; mtx /= n; mty /= n
+        var sigma = 0.0, p = 0.0, q = 0.0, r = 0.0, s = 0.0
+        for i in from.indices {
+            let fx = from[i].0 - mfx, fy = from[i].1 - mfy, tx = to[i].0 - mtx, ty = to[i].1 - mty
+            sigma += fx * fx + fy * fy
+            p += tx * fx; q += tx * fy; r += ty * fx; s += ty * fy
+        }
+        sigma /= n; p /= n; q /= n; r /= n; s /= n
+        let a = p + s, b = r - q, norm = (a * a + b * b).squareRoot()
+        let c = sigma != 0 ? norm / sigma : 1
+        let (cs, sn) = norm > 0 ? (a / norm, b / norm) : (1.0, 0.0)
+        let m00 = c * cs, m01 = -c * sn, m10 = c * sn, m11 = c * cs
+        return SimilarityTransform(m00: m00, m01: m01, m10: m10, m11: m11,
+                                   tx: mtx - (m00 * mfx + m01 * mfy), ty: mty - (m10 * mfx + m11 * mfy))
+    }
+}
+
+/// Where a face chip comes from: a rotated rectangle in the source image (dlib's `chip_details`).
+public struct ChipDetails: Sendable, Equatable {
+    /// The extraction rectangle (real-valued, inclusive edges) before rotation about its centre.
+    public var left: Double, top: Double, right: Double, bottom: Double
+    /// Rotation in radians.
+    public var angle: Double
+    public var rows: Int, cols: Int
+
+    var width: Double { left > right || top > bottom ? 0 : right - left + 1 }
+    var height: Double { left > right || top > bottom ? 0 : bottom - top + 1 }
+    var area: Double { width * height }
+    var center: (Double, Double) { ((left + right) / 2, (top + bottom) / 2) }
+}
+
+/// Face alignment: the chip geometry and its extraction, as dlib's `get_face_chip_details` and
+/// `extract_image_chip` with bilinear interpolation (including the pyramid_down<2> pre-reduction
+/// dlib applies when the chip is much smaller than the face).
+public enum FaceChip {
+    /// dlib's 5-point mean face (the template `get_face_chip_details` maps landmarks onto), in
+    /// unit coordinates of an unpadded chip; order as the 5-point predictor's parts.
+    static let meanFace5: [(Double, Double)] = [
+        (0.8595674595992, 0.2134981538014), (0.6460604764104, 0.2289674387677),
+        (0.1205750620789, 0.2137274526848), (0.3340850613712, 0.2290642403242),
+        (0.4901123135679, 0.6277975316475),
+    ]
+
+    /// The chip for a 5-point landmark set: `size` x `size` pixels with `padding` (fraction of the
+    /// face width) around the template. face_recognition uses size 150, padding 0.25.
+    public static func details(landmarks: [Point], size: Int = 150, padding: Double = 0.25) -> ChipDetails {
+        precondition(landmarks.count == 5, "face chips need the 5-point landmarks")
+        let from = meanFace5.map { ((padding + $0.0) / (2 * padding + 1) * Double(size),
+                                    (padding + $0.1) / (2 * padding + 1) * Double(size)) }
+        let to = landmarks.map { ($0.x, $0.y) }
+        let t = SimilarityTransform.fit(from: from, to: to)
+        let angle = atan2(t.m10, t.m00)
+        let scale = (t.m00 * t.m00 + t.m10 * t.m10).squareRoot()
+        let (cx, cy) = t.apply(Double(size) / 2, Double(size) / 2)
+        // centered_drect: width and height shrink by one before halving (inclusive edges).
+        let w = Double(size) * scale - 1, h = Double(size) * scale - 1
+        return ChipDetails(left: cx - w / 2, top: cy - h / 2, right: cx + w / 2, bottom: cy + h / 2,
+                           angle: angle, rows: size, cols: size)
+    }
+
+    /// Extracts one chip.
+    public static func extract(_ image: RGBImage, _ d: ChipDetails) -> RGBImage {
+        let chipArea = Double(d.rows * d.cols)
+        // Pyramid depth needed so that bilinear sampling does not skip pixels.
+        var depth = 0
+        var grow = 2.0
+        var r = rectDown2(d)
+        while r.area > chipArea { r = rectDown2(r); depth += 1; grow = grow * 2 + 2 }
+        // Bounding box of the rotated rectangle, grown, clipped to the image, rounded.
+        let (cx, cy) = d.center
+        let corners = [(d.left, d.top), (d.right, d.top), (d.left, d.bottom), (d.right, d.bottom)]
+            .map { rotate($0, about: (cx, cy), by: d.angle) }
+        let bl = corners.map(\.0).min()! - grow, bt = corners.map(\.1).min()! - grow
+        let br = corners.map(\.0).max()! + grow, bb = corners.map(\.1).max()! + grow
+        let il = max(bl, 0), it = max(bt, 0)
+        let ir = min(br, Double(image.width - 1)), ib = min(bb, Double(image.height - 1))
+        var box = Rect(left: roundHalfUp(il), top: roundHalfUp(it), right: roundHalfUp(ir), bottom: roundHalfUp(ib))
+        if il > ir || it > ib { box = Rect(left: 0, top: 0, right: -1, bottom: -1) }
+
+        var source = subImage(image, box)
+        var rect = d
+        rect.left -= Double(box.left); rect.right -= Double(box.left)
+        rect.top -= Double(box.top); rect.bottom -= Double(box.top)
+        var level = -1
+        var levels: [RGBImage] = []
+        if depth > 0 {
+            levels.append(DlibPyramid.down2(source))
+            for _ in 1..<depth { levels.append(DlibPyramid.down2(levels.last!)) }
+        }
+        while rectDown2(rect).area > chipArea {
+            level += 1
+            rect = rectDown2(rect)
+        }
+        if level >= 0 { source = levels[level] }
+
+        if d.angle == 0 && Double(d.rows) == d.height && Double(d.cols) == d.width {
+            // dlib copies directly in this case (no interpolation).
+            return copyRegion(image, left: roundHalfUp(d.left), top: roundHalfUp(d.top), cols: d.cols, rows: d.rows)
+        }
+        // Affine map from chip pixels to source pixels through three corners.
+        let c = rect.center
+        let t0 = rotate((rect.left, rect.top), about: c, by: d.angle)
+        let t1 = rotate((rect.right, rect.top), about: c, by: d.angle)
+        let t2 = rotate((rect.left, rect.bottom), about: c, by: d.angle)
+        let ax = (t1.0 - t0.0) / Double(d.cols - 1), ay = (t1.1 - t0.1) / Double(d.cols - 1)
+        let bx = (t2.0 - t0.0) / Double(d.rows - 1), by = (t2.1 - t0.1) / Double(d.rows - 1)
+        var out = RGBImage(width: d.cols, height: d.rows)
+        for y in 0..<d.rows {
+            for x in 0..<d.cols {
+                let sx = t0.0 + ax * Double(x) + bx * Double(y)
+                let sy = t0.1 + ay * Double(x) + by * Double(y)
+                DlibPyramid.bilinear(source, sx, sy, into: &out, x, y)
+            }
+        }
+        return out
+    }
+
+    static func rectDown2(_ d: ChipDetails) -> ChipDetails {
+        var r = d
+        r.left = d.left / 2 - 1.25; r.top = d.top / 2 - 0.75
+        r.right = d.right / 2 - 1.25; r.bottom = d.bottom / 2 - 0.75
+        return r
+    }
+
+    static func rotate(_ p: (Double, Double), about c: (Double, Double), by angle: Double) -> (Double, Double) {
+        let cs = cos(angle), sn = sin(angle)
+        let x = p.0 - c.0, y = p.1 - c.1
+        return (cs * x - sn * y + c.0, sn * x + cs * y + c.1)
+    }
+
+    static func subImage(_ image: RGBImage, _ r: Rect) -> RGBImage {
+        if r.isEmpty { return RGBImage(width: 0, height: 0) }
+        return copyRegion(image, left: r.left, top: r.top, cols: r.width, rows: r.height)
+    }
+
+    /// Copies a region; pixels outside the image are black.
+    static func copyRegion(_ image: RGBImage, left: Int, top: Int, cols: Int, rows: Int) -> RGBImage {
+        var out = RGBImage(width: cols, height: rows)
+        for y in 0..<rows {
+            let sy = top + y
+            if sy < 0 || sy >= image.height { continue }
+            for x in 0..<cols {
+                let sx = left + x
+                if sx < 0 || sx >= image.width { continue }
+                for ch in 0..<3 { out.pixels[(y * cols + x) * 3 + ch] = image.pixels[(sy * image.width + sx) * 3 + ch] }
+            }
+        }
+        return out
+    }
+}
+
+/// dlib's image-pyramid and interpolation primitives that alignment depends on.
+public enum DlibPyramid {
+    /// `pyramid_down<2>` for RGB images: a separable [1 4 6 4 1] filter in 16-bit integers,
+    /// keeping every second column and row; output `(rows-3)/2 x (cols-3)/2`, or empty when the
+    /// input has 8 or fewer rows or columns.
+    public static func down2(_ img: RGBImage) -> RGBImage {
+        if img.height <= 8 || img.width <= 8 { return RGBImage(width: 0, height: 0) }
+        let tw = (img.width - 3) / 2, th = img.height
+        let ow = tw, oh = (img.height - 3) / 2
+        var temp = [UInt16](repeating: 0, count: tw * th * 3)
+        img.pixels.withUnsafeBufferPointer { p in
+            for r in 0..<th {
+                let row = r * img.width * 3
+                for c in 0..<tw {
+                    let oc = 2 * c
+                    for ch in 0..<3 {
+                        let a = UInt16(p[row + oc * 3 + ch]), b = UInt16(p[row + (oc + 1) * 3 + ch])
+                        let m = UInt16(p[row + (oc + 2) * 3 + ch]), d = UInt16(p[row + (oc + 3) * 3 + ch])
+                        let e = UInt16(p[row + (oc + 4) * 3 + ch])
+                        temp[(r * tw + c) * 3 + ch] = a &+ 4 &* b &+ 6 &* m &+ 4 &* d &+ e
+                    }
+                }
+            }
+        }
+        var out = RGBImage(width: ow, height: oh)
+        var dr = 0
+        var r = 2
+        while r < th - 2 {
+            for c in 0..<tw {
+                for ch in 0..<3 {
+                    let v = temp[((r - 2) * tw + c) * 3 + ch] &+ temp[((r - 1) * tw + c) * 3 + ch] &* 4
+                        &+ temp[(r * tw + c) * 3 + ch] &* 6 &+ temp[((r + 1) * tw + c) * 3 + ch] &* 4
+                        &+ temp[((r + 2) * tw + c) * 3 + ch]
+                    out.pixels[(dr * ow + c) * 3 + ch] = UInt8(v / 256)
+                }
+            }
+            dr += 1
+            r += 2
+        }
+        return out
+    }
+
+    /// dlib's `interpolate_bilinear` for one output pixel: the four neighbours must all lie inside
+    /// the image (else the pixel stays black); weights in double; the result is truncated to uchar.
+    @inline(__always)
+    static func bilinear(_ img: RGBImage, _ x: Double, _ y: Double, into out: inout RGBImage, _ ox: Int, _ oy: Int) {
+        guard x.isFinite, y.isFinite, abs(x) < 1e9, abs(y) < 1e9 else { return }
+        let left = Int(x.rounded(.down)), top = Int(y.rounded(.down))
+        guard left >= 0, top >= 0, left + 1 < img.width, top + 1 < img.height else { return }
+        let lr = x - Double(left), tb = y - Double(top)
+        let w = img.width
+        for ch in 0..<3 {
+            let tl = Double(img.pixels[(top * w + left) * 3 + ch]), tr = Double(img.pixels[(top * w + left + 1) * 3 + ch])
+            let bl = Double(img.pixels[((top + 1) * w + left) * 3 + ch]), br = Double(img.pixels[((top + 1) * w + left + 1) * 3 + ch])
+            let v = (1 - tb) * ((1 - lr) * tl + lr * tr) + tb * ((1 - lr) * bl + lr * br)
+            out.pixels[(oy * out.width + ox) * 3 + ch] = UInt8(max(0, min(255, v)))
+        }
+    }
+}
