@@ -16,18 +16,20 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // MARK: - C libraries (Debian packages)
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
-        // libjpeg reports errors with longjmp, which Swift cannot use: a small C shim owns the setjmp.
-        .target(name: "CStudioJPEG", linkerSettings: [.linkedLibrary("jpeg")]),
+        // libjpeg and libpng report errors with longjmp, which Swift cannot use: a small C shim owns
+        // the setjmp for decoding (libpng's simplified API gamma-converts, so decoding uses the full API).
+        .target(name: "CStudioCodecs", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
 
         // MARK: - Core and engines
         .target(name: "StudioKit", swiftSettings: swiftSettings),
         .target(name: "StudioTensor", dependencies: ["CBLAS"], swiftSettings: swiftSettings),
-        .target(name: "StudioImage", dependencies: ["StudioKit", "CPNG", "CStudioJPEG"], swiftSettings: swiftSettings),
+        .target(name: "StudioImage", dependencies: ["StudioKit", "CPNG", "CStudioCodecs"], swiftSettings: swiftSettings),
         .target(
             name: "StudioFace",
             dependencies: ["StudioKit", "StudioTensor", "StudioImage"],
@@ -40,6 +42,7 @@ let package = Package(
             dependencies: [
                 "StudioKit", "StudioTensor", "StudioImage", "StudioFace",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
