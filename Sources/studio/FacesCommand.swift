@@ -1,0 +1,56 @@
+import ArgumentParser
+import StudioKit
+import StudioFace
+import StudioImage
+
+struct Faces: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Find every face: box, detector confidence, 5 landmarks and the 128-D descriptor.",
+        discussion: """
+        With --json, prints one line per image:
+        {"image":"path","width":W,"height":H,"faces":[{"box":[l,t,r,b],"confidence":c,"landmarks":[[x,y],...],"descriptor":[...]}]}
+        Boxes are dlib rectangles (right/bottom inclusive) and may extend past the image edge.
+        Exit status: 0 when every image was read, 2 when any could not be.
+        """)
+
+    @Argument(help: "Image files (PNG or JPEG).") var images: [String]
+    @Flag(help: "One JSON object per image, one per line.") var json = false
+    @OptionGroup var pipelineOptions: PipelineOptions
+
+    func run() throws {
+        pipelineOptions.applyThreads()
+        let pipeline = try loadPipeline()
+        var failed = false
+        for path in images {
+            guard let image = loadImage(path) else { failed = true; continue }
+            let faces = pipeline.faces(in: image, upsample: pipelineOptions.upsample, jitter: pipelineOptions.jitter)
+            if json {
+                print(JSON.object([("image", JSON.string(path)), ("width", String(image.width)), ("height", String(image.height)),
+                                   ("faces", JSON.array(faces.map(\.json)))]))
+            } else {
+                print("\(path): \(image.width)x\(image.height), \(faces.count) face\(faces.count == 1 ? "" : "s")")
+                for (i, f) in faces.enumerated() {
+                    let b = f.box
+                    let lm = f.landmarks.map { "(\(Int($0.x)),\(Int($0.y)))" }.joined(separator: " ")
+                    print("  face \(i): box [\(b.left), \(b.top), \(b.right), \(b.bottom)] confidence \(fmt(f.confidence, 3))")
+                    print("    landmarks \(lm)")
+                    print("    descriptor [\(f.descriptor.values.prefix(4).map { fmt(Double($0), 4) }.joined(separator: ", ")), ...] (128-D)")
+                }
+            }
+        }
+        if failed { throw badInputExit }
+    }
+}
+
+/// Fixed-point formatting without Foundation.
+func fmt(_ x: Double, _ digits: Int) -> String {
+    guard x.isFinite else { return "\(x)" }
+    var p = 1.0
+    for _ in 0..<digits { p *= 10 }
+    let r = (abs(x) * p).rounded()
+    var intPart = String(Int(r / p))
+    var frac = String(Int(r.truncatingRemainder(dividingBy: p)))
+    while frac.count < digits { frac = "0" + frac }
+    if x < 0 && r != 0 { intPart = "-" + intPart }
+    return digits > 0 ? intPart + "." + frac : intPart
+}

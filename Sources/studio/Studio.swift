@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct Studio: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "studio",
+        abstract: "Keep a character's identity consistent across generated images and video.",
+        discussion: "Data lives under $STUDIO_HOME (default ~/.studio). Run scripts/setup.sh once to install the models.",
+        subcommands: [Faces.self, Compare.self, Models.self, Bench.self]
+    )
+}

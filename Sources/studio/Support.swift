@@ -1,0 +1,94 @@
+import ArgumentParser
+import StudioKit
+import StudioFace
+import StudioImage
+import StudioTensor
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Prints to standard error.
+func warn(_ message: String) {
+    var s = message
+    if !s.hasSuffix("\n") { s += "\n" }
+    _ = s.withCString { write(2, $0, strlen($0)) }
+}
+
+/// Exit status for bad input (unreadable image, missing model, unknown character, ...).
+let badInputExit = ExitCode(2)
+
+/// Loads the face pipeline from `$STUDIO_HOME/models`, turning a missing or corrupt model into a
+/// clear message and exit status 2.
+func loadPipeline() throws -> FacePipeline {
+    let paths = StudioPaths.fromEnvironment()
+    do {
+        return try FacePipeline(modelsDirectory: paths.models)
+    } catch let e as ModelFormatError {
+        warn("studio: \(e.description)")
+        throw badInputExit
+    }
+}
+
+/// Shared options for commands that run the face pipeline.
+struct PipelineOptions: ParsableArguments {
+    @Option(help: "Upsample the image this many times before detection (finds smaller faces; about 4x slower each).")
+    var upsample: Int = 1
+    @Option(help: "Descriptor jitter: average over N perturbed copies of each chip (0 = off).")
+    var jitter: Int = 0
+    @Option(help: "Compute threads for BLAS (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        guard (0...4).contains(upsample) else { throw ValidationError("--upsample must be between 0 and 4") }
+        guard (0...1000).contains(jitter) else { throw ValidationError("--jitter must be between 0 and 1000") }
+        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func applyThreads() { if let t = threads { ComputeThreads.set(t) } }
+}
+
+/// Decodes an image; a bad file prints its error and returns nil.
+func loadImage(_ path: String) -> RGBImage? {
+    do { return try ImageIO.load(path: path) } catch {
+        warn("studio: \(error)")
+        return nil
+    }
+}
+
+/// Minimal JSON text building with a fixed key order (the `faces --json` line format is a contract).
+enum JSON {
+    static func string(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 { out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16) }
+                else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+    /// Shortest round-tripping decimal; non-finite values become null.
+    static func number(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
+    static func number(_ x: Float) -> String { x.isFinite ? "\(x)" : "null" }
+    static func object(_ pairs: [(String, String)]) -> String {
+        "{" + pairs.map { string($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
+    }
+    static func array(_ items: [String]) -> String { "[" + items.joined(separator: ",") + "]" }
+}
+
+extension DetectedFace {
+    var json: String {
+        JSON.object([
+            ("box", JSON.array([box.left, box.top, box.right, box.bottom].map(String.init))),
+            ("confidence", JSON.number(confidence)),
+            ("landmarks", JSON.array(landmarks.map { JSON.array([String(Int($0.x)), String(Int($0.y))]) })),
+            ("descriptor", JSON.array(descriptor.values.map { JSON.number($0) })),
+        ])
+    }
+}
