@@ -51,3 +51,23 @@ public enum ComputeThreads {
     /// The number of threads OpenBLAS uses now.
     public static var current: Int { Int(openblas_get_num_threads()) }
 }
+
+#if os(Linux)
+/// glibc's `mallopt` (declared in malloc.h, which the Glibc module does not export).
+@_silgen_name("mallopt") private func glibcMallopt(_ param: Int32, _ value: Int32) -> Int32
+private let M_TRIM_THRESHOLD: Int32 = -1, M_MMAP_THRESHOLD: Int32 = -3
+
+/// Process-wide allocator policy for inference workloads.
+public enum MemoryPolicy {
+    /// Keeps freed large blocks in the heap instead of returning them to the OS.
+    ///
+    /// Every layer allocates its output; glibc serves blocks above its mmap threshold with fresh
+    /// mappings and unmaps them on free, so each inference re-faults every page (dlib pays this too:
+    /// much of its MMOD time is page faults). Raising the thresholds once makes repeated inference
+    /// reuse the same memory. Call at program start; safe to call more than once.
+    public static func retainFreedMemory() {
+        _ = glibcMallopt(M_MMAP_THRESHOLD, 1 << 30)
+        _ = glibcMallopt(M_TRIM_THRESHOLD, Int32.max)
+    }
+}
+#endif

@@ -1,4 +1,5 @@
 import ArgumentParser
+import StudioTensor
 
 @main
 struct Studio: ParsableCommand {
@@ -8,4 +9,16 @@ struct Studio: ParsableCommand {
         discussion: "Data lives under $STUDIO_HOME (default ~/.studio). Run scripts/setup.sh once to install the models.",
         subcommands: [Faces.self, Compare.self, Models.self, Bench.self]
     )
+
+    static func main() {
+        #if os(Linux)
+        MemoryPolicy.retainFreedMemory()
+        #endif
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
