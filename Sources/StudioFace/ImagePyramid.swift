@@ -344,6 +344,13 @@ public struct TiledPyramid: Sendable, Equatable {
         rects = Array(rs[0..<i])
     }
 
+    /// Whether every tile lies inside the canvas. dlib's layout arithmetic breaks down for images
+    /// narrower than `padding` pixels (its unsigned `width - padding` wraps around): it places tiles
+    /// at negative rows, and `to_tensor` would write outside its buffer. Such images are rejected.
+    public var isValid: Bool {
+        rects.allSatisfy { $0.left >= 0 && $0.top >= 0 && $0.right < cols && $0.bottom < rows && !$0.isEmpty }
+    }
+
     /// dlib's `nearest_rect(rects, point(p))`: the first level containing the rounded point,
     /// else the level nearest to it (first of equals).
     public func nearestLevel(to p: Point) -> Int {
@@ -407,6 +414,7 @@ public struct TiledPyramid: Sendable, Equatable {
     public func inputTensor(_ image: RGBImage, means: (red: Float, green: Float, blue: Float)) -> Tensor {
         var t = Tensor(n: 1, c: 3, h: rows, w: cols)
         guard let r0 = rects.first else { return t }
+        precondition(isValid, "TiledPyramid: tiles outside the canvas (image narrower than the padding)")
         precondition(r0.width == image.width && r0.height == image.height,
                      "TiledPyramid: laid out for \(r0.width)x\(r0.height), image is \(image.width)x\(image.height)")
         let plane = rows * cols

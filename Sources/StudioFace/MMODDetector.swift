@@ -153,7 +153,7 @@ public struct MMODDetector: Sendable {
         for _ in 0..<upsample { img = DlibResize.pyramidUp(img) }
         if img.width * img.height == 0 { return [] }
         let layout = pyramidLayout(width: img.width, height: img.height)
-        if layout.rects.isEmpty { return [] }
+        if layout.rects.isEmpty || !layout.isValid { return [] }   // dlib: nothing, or undefined behaviour
         let input = layout.inputTensor(img, means: (network.input.avgRed, network.input.avgGreen, network.input.avgBlue))
         img = RGBImage(width: 0, height: 0)   // release the upsampled copy before the network runs
         let output = network.forward(input)
