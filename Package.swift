@@ -48,8 +48,8 @@ let package = Package(
         ),
 
         // MARK: - Tests
-        .testTarget(name: "StudioTensorTests", dependencies: ["StudioTensor"], swiftSettings: swiftSettings),
-        .testTarget(name: "StudioImageTests", dependencies: ["StudioImage"], swiftSettings: swiftSettings),
+        .testTarget(name: "StudioTensorTests", dependencies: ["StudioTensor", "StudioKit"], swiftSettings: swiftSettings),
+        .testTarget(name: "StudioImageTests", dependencies: ["StudioImage", "StudioKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StudioFaceTests",
             dependencies: ["StudioFace", "StudioImage", "StudioTensor", "StudioKit"],

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import StudioFace
+import StudioKit
 
 /// Malformed, truncated and bit-flipped model files must raise `ModelFormatError`, never crash.
 final class ModelFileTests: XCTestCase {

@@ -1,20 +1,9 @@
 import XCTest
 import StudioTensor
-
-/// A small deterministic generator (SplitMix64) so every run uses the same numbers.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+import StudioKit
 
 func randomTensor(n: Int = 1, c: Int, h: Int, w: Int, seed: UInt64) -> Tensor {
-    var g = SplitMix(state: seed)
+    var g = SplitMix64(seed: seed)
     return Tensor(n: n, c: c, h: h, w: w, data: (0..<(n * c * h * w)).map { _ in Float.random(in: -1...1, using: &g) })
 }
 
@@ -46,7 +35,7 @@ final class KernelTests: XCTestCase {
         XCTAssertGreaterThan(3 * 25 * wts.window.outWidth(257) * wts.window.outHeight(301), 0)
         let fast = Kernels.conv2d(x, wts)
         // Check a sample of outputs against direct sums (the full reference is slow in debug builds).
-        var g = SplitMix(state: 99)
+        var g = SplitMix64(seed: 99)
         for _ in 0..<200 {
             let k = Int.random(in: 0..<4, using: &g), y = Int.random(in: 0..<fast.h, using: &g)
             let xo = Int.random(in: 0..<fast.w, using: &g)
