@@ -757,8 +757,17 @@ static int cmd_info(const options& o) {
         std::cout << ",\"mmod_detector_windows\":[";
         for (size_t i = 0; i < opts.detector_windows.size(); ++i)
             std::cout << (i ? "," : "") << "[" << opts.detector_windows[i].width << "," << opts.detector_windows[i].height << "]";
-        std::cout << "],\"mmod_overlaps_nms\":[" << fmt_g9(opts.overlaps_nms.get_iou_thresh()) << ","
-                  << fmt_g9(opts.overlaps_nms.get_percent_covered_thresh()) << "]";
+        std::cout << "],\"mmod_overlaps_nms\":[" << fmt_g17(opts.overlaps_nms.get_iou_thresh()) << ","
+                  << fmt_g17(opts.overlaps_nms.get_percent_covered_thresh()) << "]"
+                  << ",\"mmod_input\":{\"avg_rgb\":[" << fmt_g9(input_layer(net).get_avg_red()) << ","
+                  << fmt_g9(input_layer(net).get_avg_green()) << "," << fmt_g9(input_layer(net).get_avg_blue())
+                  << "],\"pyramid_padding\":" << input_layer(net).get_pyramid_padding()
+                  << ",\"pyramid_outer_padding\":" << input_layer(net).get_pyramid_outer_padding() << "}";
+    }
+    if (is_regular_file(o.models + "/" + kSP)) {
+        shape_predictor sp;
+        load_model(o, kSP, sp);
+        std::cout << ",\"shape_predictor\":{\"num_parts\":" << sp.num_parts() << ",\"num_features\":" << sp.num_features() << "}";
     }
     std::cout << "}\n";
     return 0;

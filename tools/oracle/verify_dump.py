@@ -3,12 +3,16 @@
 tools/oracle/README.md, step by step, and says where the description and dlib disagree.
 
     python3 tools/oracle/verify_dump.py DUMPDIR
+    python3 tools/oracle/verify_dump.py --chip DUMPDIR/original.png FACES.jsonl IMAGE CHIP.png [FACE]
 
 It re-derives, from original.png alone (plus layer_001.f32 for the last step):
   1. pyramid_up (upsample N)            -> compared with upsampled.png        (must be exact)
   2. the tiled-pyramid layout           -> compared with manifest pyramid_rects (exact)
   3. the normalized input tensor        -> compared with input.f32             (exact, bit for bit)
   4. score map -> boxes -> NMS -> rect_down -> compared with the manifest's detections (exact)
+
+With --chip it recomputes one face chip (get_face_chip_details + extract_image_chip, README iv)
+from original.png and the landmarks of a `faces --chip-details` line, and compares it pixel for pixel.
 
 This is an executable form of the README's description for the Swift port; it is not used by
 the tests. Needs numpy. Slow-ish on big images (pure numpy, a few seconds per level).
@@ -265,6 +269,115 @@ def rect_down2(r, levels):                  # pyramid_down<2>::rect_down: p/2 - 
     return [rnd(l), rnd(t), rnd(rr), rnd(b)]
 
 
+
+# ---------------------------------------------------------------------------------------------
+# Face chips (image_transforms/interpolation.h get_face_chip_details / extract_image_chips)
+
+TEMPLATE = [(0.8595674595992, 0.2134981538014), (0.6460604764104, 0.2289674387677),
+            (0.1205750620789, 0.2137274526848), (0.3340850613712, 0.2290642403242),
+            (0.4901123135679, 0.6277975316475)]
+
+def similarity(frm, to):
+    """find_similarity_transform (Umeyama); returns (c*R, t)."""
+    frm=np.array(frm,float); to=np.array(to,float); n=len(frm)
+    mf=frm.mean(0); mt=to.mean(0)
+    sf=((frm-mf)**2).sum()/n
+    cov=sum(np.outer(to[i]-mt, frm[i]-mf) for i in range(n))/n
+    U,D,Vt=np.linalg.svd(cov); S=np.eye(2)
+    if np.linalg.det(cov) < 0:
+        if D[1] < D[0]: S[1, 1] = -1
+        else: S[0, 0] = -1
+    R=U@S@Vt; c=np.trace(np.diag(D)@S)/sf if sf!=0 else 1
+    return c*R, mt - c*R@mf
+
+def affine3(frm,to):
+    P=np.vstack([np.array(frm,float).T, np.ones(3)]); Q=np.array(to,float).T
+    M=Q@np.linalg.pinv(P); return M[:,:2], M[:,2]
+
+def rot(c,p,a):
+    s,co=math.sin(a),math.cos(a); x,y=p[0]-c[0],p[1]-c[1]
+    return (c[0]+co*x-s*y, c[1]+s*x+co*y)
+
+def rect_down(r): return [r[0]/2-1.25, r[1]/2-0.75, r[2]/2-1.25, r[3]/2-0.75]
+def darea(r): return max(0,r[2]-r[0]+1)*max(0,r[3]-r[1]+1)
+
+def pyr_down2(img):
+    """pyramid_down<2> on rgb: [1 4 6 4 1] at every other pixel, uint16 sums, /256 truncated."""
+    nr,nc,_=img.shape
+    I=img.astype(np.int64); w=[1,4,6,4,1]
+    tnc=(nc-3)//2
+    tmp=sum(w[k]*I[:,k:k+2*tnc:2] for k in range(5))
+    onr=(nr-3)//2
+    out=sum(w[k]*tmp[k:k+2*onr:2] for k in range(5))
+    return (out//256).astype(np.uint8)
+
+def extract_face_chip(img, landmarks, size=150, pad=0.25):
+    """get_face_chip_details + extract_image_chip, as README (iv) describes."""
+    frm=[((pad+x)/(2*pad+1)*size,(pad+y)/(2*pad+1)*size) for x,y in TEMPLATE]
+    M,t=similarity(frm, landmarks)
+    p=M@np.array([1.0,0]); angle=math.atan2(p[1],p[0]); scale=math.hypot(*p)
+    c=M@np.array([75.0,75.0])+t; w=size*scale-1
+    rect=[c[0]-w/2,c[1]-w/2,c[0]+w/2,c[1]+w/2]
+    nr,nc,_=img.shape
+    # depth / grow / bounding box
+    r=rect_down(rect); depth=0; grow=2
+    while darea(r)>size*size: r=rect_down(r); depth+=1; grow=grow*2+2
+    cen=((rect[0]+rect[2])/2,(rect[1]+rect[3])/2)
+    pts=[rot(cen,q,angle) for q in [(rect[0],rect[1]),(rect[2],rect[1]),(rect[0],rect[3]),(rect[2],rect[3])]]
+    bb=[min(q[0] for q in pts)-grow, min(q[1] for q in pts)-grow, max(q[0] for q in pts)+grow, max(q[1] for q in pts)+grow]
+    bb=[max(bb[0],0),max(bb[1],0),min(bb[2],nc-1),min(bb[3],nr-1)]
+    bb=[math.floor(x+0.5) for x in bb]
+    crop=img[bb[1]:bb[3]+1, bb[0]:bb[2]+1]
+    levels=[]
+    if depth>0:
+        levels.append(pyr_down2(crop))
+        for i in range(1,depth): levels.append(pyr_down2(levels[-1]))
+    level=-1; rr=[rect[0]-bb[0],rect[1]-bb[1],rect[2]-bb[0],rect[3]-bb[1]]
+    while darea(rect_down(rr))>size*size: level+=1; rr=rect_down(rr)
+    cen=((rr[0]+rr[2])/2,(rr[1]+rr[3])/2)
+    to=[rot(cen,(rr[0],rr[1]),angle), rot(cen,(rr[2],rr[1]),angle), rot(cen,(rr[0],rr[3]),angle)]
+    A,b=affine3([(0,0),(size-1,0),(0,size-1)], to)
+    src=(crop if level==-1 else levels[level]).astype(np.float64)
+    snr,snc,_=src.shape
+    out=np.zeros((size,size,3),np.uint8)
+    for r_ in range(size):
+        for c_ in range(size):
+            x,y=A@np.array([c_,r_],float)+b
+            l=math.floor(x); tp=math.floor(y)
+            if not (l>=0 and tp>=0 and l+1<snc and tp+1<snr): continue
+            lr=x-l; tb=y-tp
+            val=(1-tb)*((1-lr)*src[tp,l]+lr*src[tp,l+1]) + tb*((1-lr)*src[tp+1,l]+lr*src[tp+1,l+1])
+            out[r_,c_]=np.trunc(val).astype(np.uint8)
+    return out, rect, angle, level
+
+
+
+def verify_chip(original_png, fixture, rel, chip_png, face=0):
+    """Recomputes chip `face` of image `rel` (a line of a `faces` JSONL made with --chip-details)
+    from original.png and the landmarks, and compares it with the chip PNG."""
+    img = read_png(original_png)
+    d = None
+    for line in open(fixture):
+        if not line.startswith("#"):
+            e = json.loads(line)
+            if e["image"] == rel:
+                d = e
+    if d is None:
+        print(f"FAIL no line for {rel} in {fixture}")
+        return 1
+    f = d["faces"][face]
+    out, rect, angle, level = extract_face_chip(img, [tuple(p) for p in f["landmarks"]])
+    ok = True
+    if "chip" in f:
+        dr = np.abs(np.array(rect) - np.array(f["chip"]["rect"])).max()
+        print(f"{'ok  ' if dr < 1e-9 else 'FAIL'} chip rect (max |diff| {dr:.3g}), angle diff {angle - f['chip']['angle']:.3g}")
+        ok &= dr < 1e-9
+    ref = read_png(chip_png)
+    diff = np.abs(out.astype(int) - ref.astype(int))
+    print(f"{'ok  ' if diff.max() == 0 else 'FAIL'} chip pixels (pyramid level {level}): max |diff| {diff.max()}, {(diff > 0).sum()} values differ")
+    ok &= diff.max() == 0
+    return 0 if ok else 1
+
 # ---------------------------------------------------------------------------------------------
 
 def main(d):
@@ -328,6 +441,8 @@ def main(d):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) in (6, 7) and sys.argv[1] == "--chip":
+        sys.exit(verify_chip(*sys.argv[2:6], *(int(a) for a in sys.argv[6:7])))
     if len(sys.argv) != 2:
         print(__doc__)
         sys.exit(2)
