@@ -457,15 +457,21 @@ step_build() {
 # The project's main job, run by `scripts/setup.sh run` after the build. Its output goes to
 # stdout; everything else this script prints goes to stderr. Adjust here.
 main_job() {
+    # The main job on the embedded defaults: find and describe faces, then verify identity both
+    # ways (same person -> exit 0, different people -> exit 1, which is the expected verdict here).
     local studio="$REPO_ROOT/.build/release/studio"
-    local a="$TESTDATA_DIR/face_recognition/obama.jpg" b="$TESTDATA_DIR/face_recognition/biden.jpg"
+    local fr="$TESTDATA_DIR/face_recognition"
     [ -x "$studio" ] || die "$studio not built"
-    log "studio faces --json obama.jpg"
-    "$studio" faces --json "$a"
-    log "studio faces --json biden.jpg"
-    "$studio" faces --json "$b"
-    log "studio compare obama.jpg biden.jpg"
-    "$studio" compare "$a" "$b"
+    log "studio models"
+    "$studio" models
+    log "studio faces obama.jpg biden.jpg"
+    "$studio" faces "$fr/obama.jpg" "$fr/biden.jpg"
+    log "studio compare obama.jpg obama2.jpg (same person expected)"
+    "$studio" compare "$fr/obama.jpg" "$fr/obama2.jpg"
+    log "studio compare obama.jpg biden.jpg (different people expected)"
+    local status=0
+    "$studio" compare "$fr/obama.jpg" "$fr/biden.jpg" || status=$?
+    [ "$status" = 1 ] || die "compare obama.jpg biden.jpg: expected exit 1 (different people), got $status"
 }
 
 step_run() {
