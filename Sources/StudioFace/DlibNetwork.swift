@@ -101,10 +101,19 @@ public struct DlibNetwork: Sendable {
     public func forward(_ x: Tensor, observe: ((Int, Tensor) -> Void)? = nil) -> Tensor {
         var cur = x
         var tags: [Int: Tensor] = [:]
+        var fusedRelu = -1
         for (i, layer) in layers.enumerated() {
+            if i == fusedRelu { observe?(i, cur); continue }
             switch layer {
             case .conv(let w): cur = Kernels.conv2d(cur, w)
-            case .affine(let g, let b): Kernels.affineInPlace(&cur, gamma: g, beta: b)
+            case .affine(let g, let b):
+                // affine followed by relu: one pass (skipped when observing every layer's output).
+                if observe == nil, i + 1 < layers.count, case .relu = layers[i + 1] {
+                    Kernels.affineReluInPlace(&cur, gamma: g, beta: b)
+                    fusedRelu = i + 1
+                } else {
+                    Kernels.affineInPlace(&cur, gamma: g, beta: b)
+                }
             case .relu: Kernels.reluInPlace(&cur)
             case .maxPool(let win): cur = Kernels.maxPool(cur, win)
             case .avgPool(let win): cur = Kernels.avgPool(cur, win)
@@ -112,7 +121,9 @@ public struct DlibNetwork: Sendable {
             case .fc(let w, let o): cur = Kernels.fullyConnected(cur, weights: w, outputs: o)
             case .tag(let id): tags[id] = cur
             case .skip(let id): cur = tags[id]!
-            case .addPrev(let id): cur = Kernels.addZeroPadded(cur, tags[id]!)
+            case .addPrev(let id):
+                let other = tags.removeValue(forKey: id)!
+                if other.shape == cur.shape { Kernels.addInPlace(&cur, other) } else { cur = Kernels.addZeroPadded(cur, other) }
             }
             observe?(i, cur)
         }

@@ -81,11 +81,10 @@ public enum FaceChip {
     /// Extracts one chip.
     public static func extract(_ image: RGBImage, _ d: ChipDetails) -> RGBImage {
         let chipArea = Double(d.rows * d.cols)
-        // Pyramid depth needed so that bilinear sampling does not skip pixels.
-        var depth = 0
+        // Border around the region, growing with the pyramid depth bilinear sampling will need.
         var grow = 2.0
         var r = rectDown2(d)
-        while r.area > chipArea { r = rectDown2(r); depth += 1; grow = grow * 2 + 2 }
+        while r.area > chipArea { r = rectDown2(r); grow = grow * 2 + 2 }
         // Bounding box of the rotated rectangle, grown, clipped to the image, rounded.
         let (cx, cy) = d.center
         let corners = [(d.left, d.top), (d.right, d.top), (d.left, d.bottom), (d.right, d.bottom)]
@@ -97,25 +96,25 @@ public enum FaceChip {
         var box = Rect(left: roundHalfUp(il), top: roundHalfUp(it), right: roundHalfUp(ir), bottom: roundHalfUp(ib))
         if il > ir || it > ib { box = Rect(left: 0, top: 0, right: -1, bottom: -1) }
 
-        var source = subImage(image, box)
         var rect = d
         rect.left -= Double(box.left); rect.right -= Double(box.left)
         rect.top -= Double(box.top); rect.bottom -= Double(box.top)
         var level = -1
-        var levels: [RGBImage] = []
-        if depth > 0 {
-            levels.append(DlibPyramid.down2(source))
-            for _ in 1..<depth { levels.append(DlibPyramid.down2(levels.last!)) }
-        }
         while rectDown2(rect).area > chipArea {
             level += 1
             rect = rectDown2(rect)
         }
-        if level >= 0 { source = levels[level] }
-
         if d.angle == 0 && Double(d.rows) == d.height && Double(d.cols) == d.width {
             // dlib copies directly in this case (no interpolation).
             return copyRegion(image, left: roundHalfUp(d.left), top: roundHalfUp(d.top), cols: d.cols, rows: d.rows)
+        }
+        // The pyramid is built from the bounding-box region only; without one, sampling reads the
+        // region in place (dlib samples `sub_image(img, bounding_box)`: its edges bound the samples).
+        var pyramid: RGBImage? = nil
+        if level >= 0 {
+            var img = subImage(image, box)
+            for _ in 0...level { img = DlibPyramid.down2(img) }
+            pyramid = img
         }
         // Affine map from chip pixels to source pixels through three corners.
         let c = rect.center
@@ -124,14 +123,25 @@ public enum FaceChip {
         let t2 = rotate((rect.left, rect.bottom), about: c, by: d.angle)
         let ax = (t1.0 - t0.0) / Double(d.cols - 1), ay = (t1.1 - t0.1) / Double(d.cols - 1)
         let bx = (t2.0 - t0.0) / Double(d.rows - 1), by = (t2.1 - t0.1) / Double(d.rows - 1)
-        var out = RGBImage(width: d.cols, height: d.rows)
-        for y in 0..<d.rows {
-            for x in 0..<d.cols {
-                let sx = t0.0 + ax * Double(x) + bx * Double(y)
-                let sy = t0.1 + ay * Double(x) + by * Double(y)
-                DlibPyramid.bilinear(source, sx, sy, into: &out, x, y)
+        let src = pyramid ?? image
+        let view = pyramid == nil
+            ? DlibPyramid.View(width: box.isEmpty ? 0 : box.width, height: box.isEmpty ? 0 : box.height,
+                               stride: image.width, originX: box.left, originY: box.top)
+            : DlibPyramid.View(width: src.width, height: src.height, stride: src.width, originX: 0, originY: 0)
+        let rows = d.rows, cols = d.cols
+        let out = RGBImage(width: cols, height: rows, pixels: [UInt8](unsafeUninitializedCapacity: rows * cols * 3) { buf, n in
+            buf.initialize(repeating: 0)
+            src.pixels.withUnsafeBufferPointer { sp in
+                for y in 0..<rows {
+                    for x in 0..<cols {
+                        let sx = t0.0 + ax * Double(x) + bx * Double(y)
+                        let sy = t0.1 + ay * Double(x) + by * Double(y)
+                        DlibPyramid.bilinear(sp, view, sx, sy, into: buf.baseAddress! + (y * cols + x) * 3)
+                    }
+                }
             }
-        }
+            n = rows * cols * 3
+        })
         return out
     }
 
@@ -211,20 +221,27 @@ public enum DlibPyramid {
         return out
     }
 
+    /// A rectangular window of an interleaved RGB buffer: samples are bounded by the window.
+    struct View {
+        var width: Int, height: Int, stride: Int, originX: Int, originY: Int
+    }
+
     /// dlib's `interpolate_bilinear` for one output pixel: the four neighbours must all lie inside
-    /// the image (else the pixel stays black); weights in double; the result is truncated to uchar.
+    /// the window (else the pixel stays black); weights in double; the result is truncated to uchar.
     @inline(__always)
-    static func bilinear(_ img: RGBImage, _ x: Double, _ y: Double, into out: inout RGBImage, _ ox: Int, _ oy: Int) {
+    static func bilinear(_ px: UnsafeBufferPointer<UInt8>, _ v: View, _ x: Double, _ y: Double,
+                         into out: UnsafeMutablePointer<UInt8>) {
         guard x.isFinite, y.isFinite, abs(x) < 1e9, abs(y) < 1e9 else { return }
         let left = Int(x.rounded(.down)), top = Int(y.rounded(.down))
-        guard left >= 0, top >= 0, left + 1 < img.width, top + 1 < img.height else { return }
+        guard left >= 0, top >= 0, left + 1 < v.width, top + 1 < v.height else { return }
         let lr = x - Double(left), tb = y - Double(top)
-        let w = img.width
+        let r0 = ((v.originY + top) * v.stride + v.originX + left) * 3
+        let r1 = r0 + v.stride * 3
         for ch in 0..<3 {
-            let tl = Double(img.pixels[(top * w + left) * 3 + ch]), tr = Double(img.pixels[(top * w + left + 1) * 3 + ch])
-            let bl = Double(img.pixels[((top + 1) * w + left) * 3 + ch]), br = Double(img.pixels[((top + 1) * w + left + 1) * 3 + ch])
-            let v = (1 - tb) * ((1 - lr) * tl + lr * tr) + tb * ((1 - lr) * bl + lr * br)
-            out.pixels[(oy * out.width + ox) * 3 + ch] = UInt8(max(0, min(255, v)))
+            let tl = Double(px[r0 + ch]), tr = Double(px[r0 + 3 + ch])
+            let bl = Double(px[r1 + ch]), br = Double(px[r1 + 3 + ch])
+            let value = (1 - tb) * ((1 - lr) * tl + lr * tr) + tb * ((1 - lr) * bl + lr * br)
+            out[ch] = UInt8(max(0, min(255, value)))
         }
     }
 }

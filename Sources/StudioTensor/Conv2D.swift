@@ -47,15 +47,15 @@ public enum Kernels {
         precondition(input.c == wts.inChannels, "conv2d: input has \(input.c) channels, filters expect \(wts.inChannels)")
         let win = wts.window
         let oh = win.outHeight(input.h), ow = win.outWidth(input.w)
-        var out = Tensor(n: input.n, c: wts.outChannels, h: oh, w: ow)
-        if oh == 0 || ow == 0 { return out }
+        if oh == 0 || ow == 0 { return Tensor(n: input.n, c: wts.outChannels, h: oh, w: ow) }
         let kdim = input.c * win.kh * win.kw
         let rowsPerBlock = max(1, min(oh, im2colBudget / max(1, kdim * ow)))
         var col = [Float](repeating: 0, count: kdim * rowsPerBlock * ow)
         let K = wts.outChannels
+        // SGEMM with beta = 0 writes every output element, so the output needs no zero fill.
+        let out = Tensor(n: input.n, c: K, h: oh, w: ow) { op in
         input.data.withUnsafeBufferPointer { inp in
         wts.filters.data.withUnsafeBufferPointer { fp in
-        out.data.withUnsafeMutableBufferPointer { op in
         col.withUnsafeMutableBufferPointer { cp in
             for s in 0..<input.n {
                 let inBase = inp.baseAddress! + s * input.c * input.h * input.w

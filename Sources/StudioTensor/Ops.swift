@@ -77,10 +77,36 @@ extension Kernels {
         }
     }
 
-    /// `x = max(x, 0)` in place.
+    /// `x = max(x, 0)` in place (branch-free so it vectorises).
     public static func reluInPlace(_ t: inout Tensor) {
         t.data.withUnsafeMutableBufferPointer { p in
-            for i in 0..<p.count where p[i] < 0 { p[i] = 0 }
+            for i in 0..<p.count { p[i] = max(p[i], 0) }
+        }
+    }
+
+    /// `x = max(gamma[c] * x + beta[c], 0)` in place: an affine layer and the ReLU after it in one
+    /// pass over memory. Same arithmetic as `affineInPlace` then `reluInPlace`.
+    public static func affineReluInPlace(_ t: inout Tensor, gamma: [Float], beta: [Float]) {
+        precondition(gamma.count == t.c && beta.count == t.c, "affine: \(gamma.count) gammas for \(t.c) channels")
+        let hw = t.h * t.w, c = t.c
+        t.data.withUnsafeMutableBufferPointer { p in
+            for s in 0..<t.n {
+                for ch in 0..<c {
+                    let g = gamma[ch], b = beta[ch]
+                    let base = p.baseAddress! + (s * c + ch) * hw
+                    for i in 0..<hw { base[i] = max(g * base[i] + b, 0) }
+                }
+            }
+        }
+    }
+
+    /// `a += b` for tensors of the same shape, in place (the common case of `addZeroPadded`).
+    public static func addInPlace(_ a: inout Tensor, _ b: Tensor) {
+        precondition(a.shape == b.shape, "addInPlace: shapes \(a.shape) and \(b.shape)")
+        a.data.withUnsafeMutableBufferPointer { o in
+            b.data.withUnsafeBufferPointer { bp in
+                for i in 0..<o.count { o[i] += bp[i] }
+            }
         }
     }
 

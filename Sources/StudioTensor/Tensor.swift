@@ -22,6 +22,18 @@ public struct Tensor: Sendable, Equatable {
         self.init(n: n, c: c, h: h, w: w, data: [Float](repeating: 0, count: n * c * h * w))
     }
 
+    /// A tensor whose every element the caller will write before reading (skips the zero fill).
+    ///
+    /// - Parameter fill: receives the uninitialised buffer and must initialise all of it.
+    public init(n: Int = 1, c: Int, h: Int, w: Int, uninitialized fill: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        let count = n * c * h * w
+        let data = [Float](unsafeUninitializedCapacity: count) { buf, initialized in
+            fill(buf)
+            initialized = count
+        }
+        self.init(n: n, c: c, h: h, w: w, data: data)
+    }
+
     public var count: Int { n * c * h * w }
     public var shape: [Int] { [n, c, h, w] }
 
