@@ -8,7 +8,9 @@ import StudioKit
 /// cascade level adds the leaves of its trees; points are rounded with `floor(x + 0.5)`.
 public struct ShapePredictor: Sendable {
     struct Split: Sendable { var idx1: Int32; var idx2: Int32; var thresh: Float }
-    struct Tree: Sendable { var splits: [Split]; var leaves: [[Float]] }
+    /// A full binary tree: `splits` in breadth-first order; leaf `k`'s shape update at
+    /// `leaves[k * dims ..< (k+1) * dims]` (flat, so prediction walks contiguous memory).
+    struct Tree: Sendable { var splits: [Split]; var leaves: [Float] }
 
     let initialShape: [Float]
     let forests: [[Tree]]
@@ -53,12 +55,12 @@ public struct ShapePredictor: Sendable {
                 guard nleaves == nsplits + 1, nleaves & (nleaves - 1) == 0 else {
                     throw s.fail("tree has \(nsplits) splits and \(nleaves) leaves (need a full binary tree)")
                 }
-                var leaves: [[Float]] = []
-                leaves.reserveCapacity(nleaves)
+                var leaves: [Float] = []
+                leaves.reserveCapacity(nleaves * dims)
                 for _ in 0..<nleaves {
                     let m = try s.floatMatrix("leaf value")
                     guard m.values.count == dims else { throw s.fail("leaf has \(m.values.count) values, shape has \(dims)") }
-                    leaves.append(m.values)
+                    leaves.append(contentsOf: m.values)
                 }
                 trees.append(Tree(splits: splits, leaves: leaves))
             }
@@ -100,37 +102,43 @@ public struct ShapePredictor: Sendable {
         // unnormalizing_tform: (0,0)->tl, (1,0)->tr, (1,1)->br.
         let l = Double(rect.left), t = Double(rect.top)
         let sx = Double(rect.right - rect.left), sy = Double(rect.bottom - rect.top)
-        var features: [Float] = []
+        let dims = current.count
+        let maxFeatures = anchors.map(\.count).max() ?? 0
+        var features = [Float](repeating: 0, count: maxFeatures)
         image.pixels.withUnsafeBufferPointer { px in
+        features.withUnsafeMutableBufferPointer { fv in
+        current.withUnsafeMutableBufferPointer { cur in
             for level in 0..<forests.count {
-                let m = Self.similarity(from: initialShape, to: current)
+                let m = Self.similarity(from: initialShape, to: Array(cur))
                 let anchorsL = anchors[level], deltasL = deltas[level]
-                features.removeAll(keepingCapacity: true)
                 for i in 0..<anchorsL.count {
                     let a = anchorsL[i], (dx, dy) = deltasL[i]
                     // Float arithmetic, as dlib: matrix<float,2,2> * vector<float,2> + location.
-                    let u = (m.0 * dx + m.1 * dy) + current[2 * a]
-                    let v = (m.2 * dx + m.3 * dy) + current[2 * a + 1]
+                    let u = (m.0 * dx + m.1 * dy) + cur[2 * a]
+                    let v = (m.2 * dx + m.3 * dy) + cur[2 * a + 1]
                     let x = roundHalfUp(l + Double(u) * sx), y = roundHalfUp(t + Double(v) * sy)
                     if x >= 0 && y >= 0 && x < image.width && y < image.height {
                         let o = (y * image.width + x) * 3
-                        features.append(Float((Int(px[o]) + Int(px[o + 1]) + Int(px[o + 2])) / 3))
+                        fv[i] = Float((Int(px[o]) + Int(px[o + 1]) + Int(px[o + 2])) / 3)
                     } else {
-                        features.append(0)
+                        fv[i] = 0
                     }
                 }
                 for tree in forests[level] {
-                    var i = 0
-                    let n = tree.splits.count
-                    while i < n {
-                        let sp = tree.splits[i]
-                        i = features[Int(sp.idx1)] - features[Int(sp.idx2)] > sp.thresh ? 2 * i + 1 : 2 * i + 2
-                    }
-                    let leaf = tree.leaves[i - n]
-                    for d in 0..<current.count { current[d] += leaf[d] }
+                    tree.splits.withUnsafeBufferPointer { sp in
+                    tree.leaves.withUnsafeBufferPointer { lv in
+                        var i = 0
+                        let n = sp.count
+                        while i < n {
+                            let split = sp[i]
+                            i = fv[Int(split.idx1)] - fv[Int(split.idx2)] > split.thresh ? 2 * i + 1 : 2 * i + 2
+                        }
+                        let leaf = lv.baseAddress! + (i - n) * dims
+                        for d in 0..<dims { cur[d] += leaf[d] }
+                    }}
                 }
             }
-        }
+        }}}
         return (0..<parts).map { p in
             Point(x: Double(roundHalfUp(l + Double(current[2 * p]) * sx)),
                   y: Double(roundHalfUp(t + Double(current[2 * p + 1]) * sy)))
