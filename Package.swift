@@ -48,6 +48,7 @@ let package = Package(
         ),
 
         // MARK: - Tests
+        .testTarget(name: "StudioKitTests", dependencies: ["StudioKit"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioTensorTests", dependencies: ["StudioTensor", "StudioKit"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioImageTests", dependencies: ["StudioImage", "StudioKit"], swiftSettings: swiftSettings),
         .testTarget(
