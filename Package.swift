@@ -32,7 +32,7 @@ let package = Package(
         .target(name: "StudioImage", dependencies: ["StudioKit", "CPNG", "CStudioCodecs"], swiftSettings: swiftSettings),
         .target(
             name: "StudioFace",
-            dependencies: ["StudioKit", "StudioTensor", "StudioImage"],
+            dependencies: ["StudioKit", "StudioTensor", "StudioImage", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
 
