@@ -34,8 +34,28 @@ public struct FacePipeline: Sendable {
     }
 
     /// Detects faces and aligns each one.
-    public func align(_ image: RGBImage, upsample: Int = 1) -> [AlignedFace] {
-        detector.detect(image, upsample: upsample).map { det in
+    ///
+    /// - Parameter detectionMaxSide: when set and the image is larger, detection runs on a copy
+    ///   scaled so its longest side is this many pixels and the boxes are scaled back; landmarks,
+    ///   chips and descriptors still use the full-resolution image. Much faster on large photos of
+    ///   large faces (references); boxes then differ from dlib's full-resolution ones by a few pixels.
+    public func align(_ image: RGBImage, upsample: Int = 1, detectionMaxSide: Int? = nil) -> [AlignedFace] {
+        var detections: [MMODDetection]
+        if let m = detectionMaxSide, max(image.width, image.height) > m {
+            let s = Double(m) / Double(max(image.width, image.height))
+            let small = image.resizedBilinear(width: max(1, Int((Double(image.width) * s).rounded())),
+                                              height: max(1, Int((Double(image.height) * s).rounded())))
+            let sx = Double(image.width) / Double(small.width), sy = Double(image.height) / Double(small.height)
+            detections = detector.detect(small, upsample: upsample).map { d in
+                MMODDetection(rect: Rect(left: Int((Double(d.rect.left) * sx).rounded()), top: Int((Double(d.rect.top) * sy).rounded()),
+                                         right: Int((Double(d.rect.right + 1) * sx).rounded()) - 1,
+                                         bottom: Int((Double(d.rect.bottom + 1) * sy).rounded()) - 1),
+                              confidence: d.confidence)
+            }
+        } else {
+            detections = detector.detect(image, upsample: upsample)
+        }
+        return detections.map { det in
             let pts = landmarks.predict(image, in: det.rect)
             return AlignedFace(detection: det, landmarks: pts, chip: FaceChip.extract(image, FaceChip.details(landmarks: pts)))
         }
@@ -47,8 +67,9 @@ public struct FacePipeline: Sendable {
     ///   - upsample: times the image is doubled before detection (finds smaller faces; costs ~4x each).
     ///   - jitter: if > 0, the descriptor is the mean over this many randomly perturbed copies of the
     ///     chip (dlib's `jitter_image` ranges; seeded, so repeatable, but not dlib's random stream).
-    public func faces(in image: RGBImage, upsample: Int = 1, jitter: Int = 0, seed: UInt64 = 0) -> [DetectedFace] {
-        let aligned = align(image, upsample: upsample)
+    public func faces(in image: RGBImage, upsample: Int = 1, jitter: Int = 0, seed: UInt64 = 0,
+                      detectionMaxSide: Int? = nil) -> [DetectedFace] {
+        let aligned = align(image, upsample: upsample, detectionMaxSide: detectionMaxSide)
         let descriptors = recognizer.descriptors(aligned.map(\.chip))
         return aligned.enumerated().map { i, a in
             var d = descriptors[i]
