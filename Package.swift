@@ -22,6 +22,7 @@ let package = Package(
         // MARK: - C libraries (Debian packages)
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // libjpeg and libpng report errors with longjmp, which Swift cannot use: a small C shim owns
         // the setjmp for decoding (libpng's simplified API gamma-converts, so decoding uses the full API).
         .target(name: "CStudioCodecs", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
@@ -33,6 +34,11 @@ let package = Package(
         .target(
             name: "StudioFace",
             dependencies: ["StudioKit", "StudioTensor", "StudioImage", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "StudioStore",
+            dependencies: ["StudioKit", "CSQLite", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
 
@@ -57,6 +63,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "StudioCLITests", dependencies: ["studio"], swiftSettings: swiftSettings),
+        .testTarget(name: "StudioStoreTests", dependencies: ["StudioStore", "StudioKit"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]
 )
