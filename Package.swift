@@ -46,7 +46,7 @@ let package = Package(
         .executableTarget(
             name: "studio",
             dependencies: [
-                "StudioKit", "StudioTensor", "StudioImage", "StudioFace",
+                "StudioKit", "StudioTensor", "StudioImage", "StudioFace", "StudioStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

@@ -3,43 +3,9 @@ import Foundation
 
 /// End-to-end tests of the `studio` executable: output contracts, exit statuses, bad input.
 final class CLITests: XCTestCase {
-    struct Result { var status: Int32; var stdout: String; var stderr: String }
-
-    static let home = ProcessInfo.processInfo.environment["STUDIO_HOME"]
-        ?? (ProcessInfo.processInfo.environment["HOME"] ?? ".") + "/.studio"
-
-    /// The built `studio` binary sits beside the test bundle.
-    var binary: String {
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("studio").path), dir.path != "/" {
-            dir = dir.deletingLastPathComponent()
-        }
-        return dir.appendingPathComponent("studio").path
-    }
-
-    func run(_ args: [String], env: [String: String] = [:]) throws -> Result {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = args
-        var e = ProcessInfo.processInfo.environment
-        for (k, v) in env { e[k] = v }
-        p.environment = e
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out; p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), r = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationReason, .exit, "studio \(args) must exit, not die from a signal")
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: r, as: UTF8.self))
-    }
-
-    func photo(_ name: String) throws -> String {
-        let p = Self.home + "/testdata/face_recognition/" + name
-        guard FileManager.default.fileExists(atPath: p) else {
-            XCTFail("\(p) missing: run scripts/setup.sh"); throw XCTSkip("no test data")
-        }
-        return p
-    }
+    func run(_ args: [String], env: [String: String] = [:]) throws -> CLI.Result { try CLI.run(args, env: env) }
+    func photo(_ name: String) throws -> String { try CLI.photo(name) }
+    var binary: String { CLI.binary }
 
     func tempDir() throws -> URL {
         let d = FileManager.default.temporaryDirectory.appendingPathComponent("studio-cli-\(UUID().uuidString)")
@@ -94,7 +60,7 @@ final class CLITests: XCTestCase {
         let grey = d.appendingPathComponent("grey.png")
         let r0 = try run(["faces", "--json", "--upsample", "0", try photo("obama.jpg")])
         XCTAssertEqual(r0.status, 0)
-        try Self.flatPNG(width: 64, height: 64).write(to: grey)
+        try CLI.flatPNG(width: 64, height: 64).write(to: grey)
         let r = try run(["compare", "--upsample", "0", grey.path, try photo("obama.jpg")])
         XCTAssertEqual(r.status, 2, r.stderr)
         XCTAssertTrue(r.stderr.contains("no face"), r.stderr)
@@ -119,7 +85,7 @@ final class CLITests: XCTestCase {
         let models = home.appendingPathComponent("models")
         try FileManager.default.createDirectory(at: models, withIntermediateDirectories: true)
         for f in ["dlib_face_recognition_resnet_model_v1.dat", "mmod_human_face_detector.dat", "shape_predictor_5_face_landmarks.dat"] {
-            let data = try Data(contentsOf: URL(fileURLWithPath: Self.home + "/models/" + f))
+            let data = try Data(contentsOf: URL(fileURLWithPath: CLI.home + "/models/" + f))
             try (f.hasPrefix("mmod") ? data.prefix(data.count / 2) : data).write(to: models.appendingPathComponent(f))
         }
         let bad = try run(["faces", "--upsample", "0", try photo("obama.jpg")], env: ["STUDIO_HOME": home.path])
@@ -128,28 +94,5 @@ final class CLITests: XCTestCase {
         let mm = try run(["models"], env: ["STUDIO_HOME": home.path])
         XCTAssertEqual(mm.status, 1)
         XCTAssertTrue(mm.stdout.contains("checksum mismatch"))
-    }
-
-    /// A minimal valid greyscale PNG (stored zlib blocks), written by hand to keep the test independent.
-    static func flatPNG(width: Int, height: Int) -> Data {
-        func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
-        func crc(_ b: [UInt8]) -> UInt32 {
-            var c: UInt32 = 0xffff_ffff
-            for x in b { c ^= UInt32(x); for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 } }
-            return ~c
-        }
-        func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
-            let td = Array(type.utf8) + data
-            return be32(UInt32(data.count)) + td + be32(crc(td))
-        }
-        var raw: [UInt8] = []
-        for _ in 0..<height { raw.append(0); raw += [UInt8](repeating: 128, count: width) }
-        var z: [UInt8] = [0x78, 0x01, 0x01, UInt8(raw.count & 0xff), UInt8(raw.count >> 8),
-                          UInt8(~raw.count & 0xff), UInt8((~raw.count >> 8) & 0xff)] + raw
-        var a: UInt32 = 1, b: UInt32 = 0
-        for x in raw { a = (a + UInt32(x)) % 65521; b = (b + a) % 65521 }
-        z += be32(b << 16 | a)
-        let ihdr = be32(UInt32(width)) + be32(UInt32(height)) + [8, 0, 0, 0, 0]
-        return Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", ihdr) + chunk("IDAT", z) + chunk("IEND", []))
     }
 }
