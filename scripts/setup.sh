@@ -457,8 +457,9 @@ step_build() {
 # The project's main job, run by `scripts/setup.sh run` after the build. Its output goes to
 # stdout; everything else this script prints goes to stderr. Adjust here.
 main_job() {
-    # The main job on the embedded defaults: find and describe faces, then verify identity both
-    # ways (same person -> exit 0, different people -> exit 1, which is the expected verdict here).
+    # The main job on the embedded defaults: describe faces, compare, then register a character from
+    # reference photos and verify other photos against it (tenant "demo", replaced on every run).
+    # Expected verdicts: same person -> exit 0, different people -> exit 1.
     local studio="$REPO_ROOT/.build/release/studio"
     local fr="$TESTDATA_DIR/face_recognition"
     [ -x "$studio" ] || die "$studio not built"
@@ -472,6 +473,18 @@ main_job() {
     local status=0
     "$studio" compare "$fr/obama.jpg" "$fr/biden.jpg" || status=$?
     [ "$status" = 1 ] || die "compare obama.jpg biden.jpg: expected exit 1 (different people), got $status"
+    "$studio" character rm obama --tenant demo >/dev/null 2>&1 || true
+    log "studio character add obama --ref obama.jpg --ref obama2.jpg --tenant demo"
+    "$studio" character add obama --ref "$fr/obama.jpg" --ref "$fr/obama2.jpg" --tenant demo
+    mkdir -p "$STUDIO_HOME/runs"
+    log "studio verify --character obama obama3.jpg obama_partial_face2.jpg (pass expected)"
+    "$studio" verify --character obama --tenant demo --sheet "$STUDIO_HOME/runs/demo-verify-pass.png" \
+        "$fr/obama3.jpg" "$fr/obama_partial_face2.jpg"
+    log "studio verify --character obama biden.jpg (fail expected)"
+    status=0
+    "$studio" verify --character obama --tenant demo --sheet "$STUDIO_HOME/runs/demo-verify-fail.png" "$fr/biden.jpg" || status=$?
+    [ "$status" = 1 ] || die "verify biden.jpg against obama: expected exit 1 (fail), got $status"
+    log "contact sheets: $STUDIO_HOME/runs/demo-verify-pass.png, $STUDIO_HOME/runs/demo-verify-fail.png"
 }
 
 step_run() {
