@@ -43,7 +43,10 @@ struct BenchFaces: ParsableCommand {
         let oracleBinary = try ensureOracle()
         let cores = ProcessInfo.processInfo.activeProcessorCount
         var results: [[String: Any]] = []
-        for threads in Array(Set([1, cores])).sorted() {
+        let threadCounts = Array(Set([1, cores])).sorted()
+        var bar = ProgressBar("bench faces", total: threadCounts.count * 2)
+        var steps = 0
+        for threads in threadCounts {
             ComputeThreads.set(threads)
             warn("bench: studio, \(threads) thread\(threads == 1 ? "" : "s") ...")
             let desc = median(repeats) { _ = pipeline.recognizer.descriptor(face.chip) }
@@ -51,6 +54,7 @@ struct BenchFaces: ParsableCommand {
             let chip = median(repeats * 10) { _ = FaceChip.extract(first.1, FaceChip.details(landmarks: face.landmarks)) }
             var mmod: [String: Double] = [:]
             for (p, img) in decoded { mmod[p] = median(repeats) { _ = pipeline.detector.detect(img, upsample: upsample) } }
+            steps += 1; bar.update(steps)
             warn("bench: dlib, \(threads) thread\(threads == 1 ? "" : "s") ...")
             let ref = try runOracle(oracleBinary, threads: threads, images: images)
             let refMMOD = ref["mmod_ms"] as? [String: Double] ?? [:]
@@ -62,6 +66,7 @@ struct BenchFaces: ParsableCommand {
                 (p, ["studio": mmod[p] ?? .nan, "dlib": refMMOD[p] ?? .nan])
             })
             results.append(row)
+            steps += 1; bar.update(steps)
         }
         if json {
             let obj: [String: Any] = ["upsample": upsample, "repeat": repeats, "dlib": "19.24 (Debian libdlib-dev)", "results": results]

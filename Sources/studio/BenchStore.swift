@@ -29,14 +29,17 @@ struct BenchStore: ParsableCommand {
         warn("bench: inserting \(count) synthetic characters ...")
         var rng = SplitMix64(seed: 7)
         let t0 = now()
+        var bar = ProgressBar("inserting", total: count)
         try store.batch {
             for i in 0..<count {
+                if i % 1000 == 0 { bar.update(i) }
                 let d = FaceDescriptor((0..<128).map { _ in Float.random(in: -0.25...0.25, using: &rng) })
                 let c = CharacterRecord(id: "syn-\(i)", tenant: "bench", name: "character-\(i)", createdAt: 0, identity: d,
                                         references: [], attributes: FaceAttributes(), metadata: ["origin": "synthetic"])
                 try store.add(c, images: [:])
             }
         }
+        bar.update(count)
         let insertSeconds = now() - t0
 
         // Lookup by name.

@@ -92,3 +92,25 @@ extension DetectedFace {
         ])
     }
 }
+
+/// A one-line progress bar on standard error, drawn only when it is a terminal (logs stay clean).
+struct ProgressBar {
+    let label: String
+    let total: Int
+    private var lastPercent = -1
+    private let enabled = isatty(2) == 1
+
+    init(_ label: String, total: Int) { self.label = label; self.total = max(1, total) }
+
+    mutating func update(_ done: Int) {
+        guard enabled else { return }
+        let percent = min(100, done * 100 / total)
+        guard percent != lastPercent else { return }
+        lastPercent = percent
+        let width = 30, filled = percent * width / 100
+        warnNoNewline("\r\(label) [" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] \(percent)%")
+        if done >= total { warnNoNewline("\n") }
+    }
+}
+
+func warnNoNewline(_ s: String) { _ = s.withCString { write(2, $0, strlen($0)) } }
