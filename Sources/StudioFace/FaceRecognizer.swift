@@ -59,19 +59,10 @@ public struct FaceRecognizer: Sendable {
 
 /// Reads a model file whole, with a clear error when it is missing or unreadable.
 func readModelFile(_ path: String) throws -> [UInt8] {
-    guard let f = fopen(path, "rb") else {
+    switch FileBytes.read(path, limit: 1 << 30) {
+    case .success(let b): return b
+    case .failure(.cannotOpen):
         throw ModelFormatError(file: path, offset: 0, detail: "cannot open model file (run scripts/setup.sh to install the models)")
+    case .failure(let f): throw ModelFormatError(file: path, offset: 0, detail: f.description)
     }
-    defer { fclose(f) }
-    var out: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 1 << 20)
-    while true {
-        let n = buf.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
-        if n > 0 { out.append(contentsOf: buf[0..<n]) }
-        if n < buf.count {
-            if ferror(f) != 0 { throw ModelFormatError(file: path, offset: out.count, detail: "read error") }
-            break
-        }
-    }
-    return out
 }
