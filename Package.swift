@@ -36,6 +36,7 @@ let package = Package(
             dependencies: ["StudioKit", "StudioTensor", "StudioImage", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        .target(name: "StudioLocal", dependencies: ["StudioKit", "StudioTensor"], swiftSettings: swiftSettings),
         .target(
             name: "StudioStore",
             dependencies: ["StudioKit", "CSQLite", .product(name: "Crypto", package: "swift-crypto")],
@@ -64,6 +65,7 @@ let package = Package(
         ),
         .testTarget(name: "StudioCLITests", dependencies: ["studio"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioStoreTests", dependencies: ["StudioStore", "StudioKit"], swiftSettings: swiftSettings),
+        .testTarget(name: "StudioLocalTests", dependencies: ["StudioLocal", "StudioTensor", "StudioKit"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]
 )

