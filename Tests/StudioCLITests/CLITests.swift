@@ -70,7 +70,8 @@ final class CLITests: XCTestCase {
         let ok = try run(["models", "--json"])
         XCTAssertEqual(ok.status, 0, ok.stdout)
         let rows = try JSONSerialization.jsonObject(with: Data(ok.stdout.utf8)) as! [[String: Any]]
-        XCTAssertEqual(rows.map { $0["status"] as! String }, ["ok", "ok", "ok"])
+        XCTAssertEqual(rows.map { $0["status"] as! String }, ["ok", "ok", "ok", "ok"])
+        XCTAssertTrue((rows.last?["licence"] as? String ?? "").contains("non-commercial"), "the generator's licence is stated")
 
         let empty = try tempDir()
         let missing = try run(["faces", "--upsample", "0", try photo("obama.jpg")], env: ["STUDIO_HOME": empty.path])
