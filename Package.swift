@@ -36,7 +36,7 @@ let package = Package(
             dependencies: ["StudioKit", "StudioTensor", "StudioImage", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
-        .target(name: "StudioLocal", dependencies: ["StudioKit", "StudioTensor"], swiftSettings: swiftSettings),
+        .target(name: "StudioLocal", dependencies: ["StudioKit", "StudioTensor", "StudioImage", "StudioFace"], swiftSettings: swiftSettings),
         .target(
             name: "StudioStore",
             dependencies: ["StudioKit", "CSQLite", .product(name: "Crypto", package: "swift-crypto")],
@@ -47,7 +47,7 @@ let package = Package(
         .executableTarget(
             name: "studio",
             dependencies: [
-                "StudioKit", "StudioTensor", "StudioImage", "StudioFace", "StudioStore",
+                "StudioKit", "StudioTensor", "StudioImage", "StudioFace", "StudioStore", "StudioLocal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

@@ -4,6 +4,7 @@ import Crypto
 import StudioKit
 import StudioFace
 import StudioImage
+import StudioLocal
 
 struct BenchCalibrate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,9 +17,19 @@ struct BenchCalibrate: ParsableCommand {
         files are one photo, not two: such pairs are left out and counted.
         """)
     @Option(help: "Folder of <person>/<image> files (default: $STUDIO_HOME/testdata/johns).") var dataset: String?
+    @Option(help: "photos (johns, real photos) or generated (faces from the local generator).") var domain: String = "photos"
+    @Option(help: "With --domain generated: faces to embed (every pair is compared; 48 give 1,128 pairs).") var samples: Int = 48
+    @Option(help: "With --domain generated: the largest share of different-seed pairs allowed to pass.") var falseAcceptRate: Double = 0.01
     @Flag(help: "Print a JSON object.") var json = false
 
+    func validate() throws {
+        guard ["photos", "generated"].contains(domain) else { throw ValidationError("--domain must be photos or generated") }
+        guard samples >= 2 && samples <= 5000 else { throw ValidationError("--samples must be 2...5000") }
+        guard falseAcceptRate > 0 && falseAcceptRate < 1 else { throw ValidationError("--false-accept-rate must be in (0, 1)") }
+    }
+
     func run() throws {
+        if domain == "generated" { return try runGenerated() }
         let root = dataset ?? StudioPaths.fromEnvironment().testData + "/johns"
         let fm = FileManager.default
         guard let people = try? fm.contentsOfDirectory(atPath: root).sorted(), !people.isEmpty else {
@@ -82,5 +93,30 @@ struct BenchCalibrate: ParsableCommand {
         for (t, far, frr) in rates { print("  \(fmt(t, 2))     " + (fmt(far * 100, 1) + "%").padding(toLength: 15, withPad: " ", startingAt: 0) + fmt(frr * 100, 1) + "%") }
         let gapLow = sd["max"]!, gapHigh = dd["min"]!
         print("\nThe default threshold 0.6 (dlib's training margin): on this set every same-person pair is below \(fmt(gapLow, 3)) and every different-person pair above \(fmt(gapHigh, 3)), so 0.6 sits in the gap; a distance under 0.6 means 'the same person' with the error rates above, for real photos. Generated faces are less diverse and need their own threshold.")
+    }
+
+    /// Calibrates the threshold for the local generator's faces and saves it under
+    /// $STUDIO_HOME/calibration/generated.json for the verification loop.
+    func runGenerated() throws {
+        let paths = StudioPaths.fromEnvironment()
+        let pipeline = try loadPipeline()
+        let generator: DCGANGenerator
+        do { generator = try DCGANGenerator(contentsOf: paths.model(ModelCatalog.generator.file)) } catch {
+            warn("studio: \(error)"); throw badInputExit
+        }
+        var bar = ProgressBar("embedding generated faces", total: samples)
+        let c = GeneratedCalibration.run(generator: generator, pipeline: pipeline, faces: samples,
+                                         targetFalseAcceptRate: falseAcceptRate) { bar.update($0) }
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+        let data = try enc.encode(c)
+        let dir = paths.home + "/calibration"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try data.write(to: URL(fileURLWithPath: dir + "/generated.json"), options: .atomic)
+        if json { print(String(decoding: try JSONEncoder().encode(c), as: UTF8.self)); return }
+        let s = c.distanceSummary
+        print("calibration for generated faces (\(c.domain), rendered at \(c.renderSize) px): faces detected in \(c.detected) of \(c.samples) seeds, \(c.pairs) different-seed pairs")
+        print("different-seed distances: min \(fmt(s["min"]!, 3))  p01 \(fmt(s["p01"]!, 3))  p05 \(fmt(s["p05"]!, 3))  median \(fmt(s["median"]!, 3))  p95 \(fmt(s["p95"]!, 3))  max \(fmt(s["max"]!, 3))")
+        print("dlib's 0.6 would accept \(fmt(c.falseAcceptRateAtDlibThreshold * 100, 1))% of different-seed pairs")
+        print("calibrated threshold: \(fmt(c.threshold, 3)) (at most \(fmt(c.targetFalseAcceptRate * 100, 1))% of different-seed pairs below it); saved to \(dir)/generated.json")
     }
 }
