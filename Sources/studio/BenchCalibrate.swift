@@ -114,7 +114,7 @@ struct BenchCalibrate: ParsableCommand {
         try data.write(to: URL(fileURLWithPath: dir + "/generated.json"), options: .atomic)
         if json { print(String(decoding: try JSONEncoder().encode(c), as: UTF8.self)); return }
         let s = c.distanceSummary
-        print("calibration for generated faces (\(c.domain), rendered at \(c.renderSize) px): faces detected in \(c.detected) of \(c.samples) seeds, \(c.pairs) different-seed pairs")
+        print("calibration for generated faces (\(c.domain), rendered at \(c.renderSize) px): \(c.detected) faces from \(c.samples) seeds, \(c.pairs) different-seed pairs")
         print("different-seed distances: min \(fmt(s["min"]!, 3))  p01 \(fmt(s["p01"]!, 3))  p05 \(fmt(s["p05"]!, 3))  median \(fmt(s["median"]!, 3))  p95 \(fmt(s["p95"]!, 3))  max \(fmt(s["max"]!, 3))")
         print("dlib's 0.6 would accept \(fmt(c.falseAcceptRateAtDlibThreshold * 100, 1))% of different-seed pairs")
         print("calibrated threshold: \(fmt(c.threshold, 3)) (at most \(fmt(c.targetFalseAcceptRate * 100, 1))% of different-seed pairs below it); saved to \(dir)/generated.json")
