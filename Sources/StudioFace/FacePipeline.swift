@@ -70,10 +70,12 @@ public struct FacePipeline: Sendable {
     public func faces(in image: RGBImage, upsample: Int = 1, jitter: Int = 0, seed: UInt64 = 0,
                       detectionMaxSide: Int? = nil) -> [DetectedFace] {
         let aligned = align(image, upsample: upsample, detectionMaxSide: detectionMaxSide)
-        let descriptors = recognizer.descriptors(aligned.map(\.chip))
+        // Plain descriptors in one batch; with jitter each face's descriptor is the jittered mean instead.
+        let descriptors = jitter > 0
+            ? aligned.enumerated().map { i, a in recognizer.jitteredDescriptor(a.chip, count: jitter, seed: seed &+ UInt64(i)) }
+            : recognizer.descriptors(aligned.map(\.chip))
         return aligned.enumerated().map { i, a in
-            var d = descriptors[i]
-            if jitter > 0 { d = recognizer.jitteredDescriptor(a.chip, count: jitter, seed: seed &+ UInt64(i)) }
+            let d = descriptors[i]
             return DetectedFace(box: a.detection.rect, confidence: a.detection.confidence, landmarks: a.landmarks, descriptor: d)
         }
     }
