@@ -31,6 +31,10 @@ public struct FacePipeline: Sendable {
         public var detection: MMODDetection
         public var landmarks: [Point]
         public var chip: RGBImage
+
+        public init(detection: MMODDetection, landmarks: [Point], chip: RGBImage) {
+            self.detection = detection; self.landmarks = landmarks; self.chip = chip
+        }
     }
 
     /// Detects faces and aligns each one.

@@ -265,19 +265,7 @@ public enum ReferenceQuality {
     static func fixed(_ v: Double, _ digits: Int) -> String { QAFormat.fixed(v, digits) }
 }
 
-/// Fixed-point number formatting without Foundation.
+/// Fixed-point number formatting without Foundation (`StudioKit.formatFixed`).
 enum QAFormat {
-    static func fixed(_ v: Double, _ digits: Int) -> String {
-        guard v.isFinite else { return "\(v)" }
-        var scale = 1.0
-        for _ in 0..<digits { scale *= 10 }
-        let n = (abs(v) * scale).rounded()
-        let neg = v < 0 && n != 0
-        var s = String(Int(n))
-        if digits > 0 {
-            while s.count <= digits { s = "0" + s }
-            s.insert(".", at: s.index(s.endIndex, offsetBy: -digits))
-        }
-        return (neg ? "-" : "") + s
-    }
+    static func fixed(_ v: Double, _ digits: Int) -> String { formatFixed(v, digits) }
 }
