@@ -35,6 +35,8 @@ import Darwin
 /// Each BatchNorm is folded into a per-channel scale and shift (`Kernels.foldBatchNorm`).
 public struct DCGANGenerator: Sendable {
     public static let latentDimension = 100
+    /// The generator's identity in reports, calibrations and characters' metadata.
+    public static let domain = "gan-face-generate-1.1.1"
     public static let imageSize = 64
     /// The weights' file name under `$STUDIO_HOME/models` (installed by `scripts/setup.sh`).
     public static let weightsFile = "gan_face_generate_weights.tar"

@@ -20,6 +20,7 @@ struct BenchCalibrate: ParsableCommand {
     @Option(help: "photos (johns, real photos) or generated (faces from the local generator).") var domain: String = "photos"
     @Option(help: "With --domain generated: faces to embed (every pair is compared; 48 give 1,128 pairs).") var samples: Int = 48
     @Option(help: "With --domain generated: the largest share of different-seed pairs allowed to pass.") var falseAcceptRate: Double = 0.01
+    @Option(help: "With --domain generated: also measure the lookalike threshold on this many targets (about a minute each).") var lookalike: Int = 0
     @Flag(help: "Print a JSON object.") var json = false
 
     func validate() throws {
@@ -112,11 +113,34 @@ struct BenchCalibrate: ParsableCommand {
         let dir = paths.home + "/calibration"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try data.write(to: URL(fileURLWithPath: dir + "/generated.json"), options: .atomic)
-        if json { print(String(decoding: try JSONEncoder().encode(c), as: UTF8.self)); return }
+        var lookalikes: [(seed: UInt64, distance: Double)] = []
+        if lookalike > 0 {
+            var bar2 = ProgressBar("lookalike searches", total: lookalike)
+            do { lookalikes = try LookalikeCalibration.run(generator: generator, pipeline: pipeline, targets: lookalike) { bar2.update($0) } } catch {
+                warn("studio: \(error)"); throw badInputExit
+            }
+        }
+        if json {
+            var out = String(decoding: try JSONEncoder().encode(c), as: UTF8.self)
+            if !lookalikes.isEmpty {
+                out = JSON.object([("calibration", out), ("lookalike_threshold", JSON.number(LookalikeCalibration.threshold)),
+                                   ("lookalike_distances", JSON.array(lookalikes.map { JSON.object([("seed", String($0.seed)), ("distance", JSON.number($0.distance))]) }))])
+            }
+            print(out); return
+        }
         let s = c.distanceSummary
         print("calibration for generated faces (\(c.domain), rendered at \(c.renderSize) px): \(c.detected) faces from \(c.samples) seeds, \(c.pairs) different-seed pairs")
         print("different-seed distances: min \(fmt(s["min"]!, 3))  p01 \(fmt(s["p01"]!, 3))  p05 \(fmt(s["p05"]!, 3))  median \(fmt(s["median"]!, 3))  p95 \(fmt(s["p95"]!, 3))  max \(fmt(s["max"]!, 3))")
         print("dlib's 0.6 would accept \(fmt(c.falseAcceptRateAtDlibThreshold * 100, 1))% of different-seed pairs")
+        if let n = c.distanceNoise, let k = c.noisePairs {
+            print("distance noise near the threshold (re-rendered 3% larger, \(k) pairs): RMS \(fmt(n, 4)); the verification loop calls results within this of the threshold 'uncertain'")
+        }
+        if !lookalikes.isEmpty {
+            let m = lookalikes.map(\.distance).min()!
+            print("lookalike searches (whole latent space, 3 attempts, against a different generated person): " +
+                  lookalikes.map { "seed \($0.seed) \(fmt($0.distance, 3))" }.joined(separator: ", "))
+            print("lowest \(fmt(m, 3)); committed lookalike threshold \(fmt(LookalikeCalibration.threshold, 3)) (ratio measured/committed \(fmt(m / LookalikeCalibration.threshold, 2)))")
+        }
         print("calibrated threshold: \(fmt(c.threshold, 3)) (at most \(fmt(c.targetFalseAcceptRate * 100, 1))% of different-seed pairs below it); saved to \(dir)/generated.json")
     }
 }
