@@ -23,8 +23,9 @@ extension QualityThresholds {
     ///   below 45 % is something other than the drawn face.
     /// - sharpness: lower than for photos (the chip is a 4x upscale of a ~45 px face), and content
     ///   dependent. 2.3 fails 2 of the 194 unblurred draws (seeds 102 and 122, 1.65 and 1.98: smeared),
-    ///   85 % of the draws box-blurred with radius 2 at 64 px (p50 1.89, max 3.32) and 19 % of those
-    ///   blurred with radius 1 (p50 3.01); 3.5 (about the unblurred p05) warns.
+    ///   151 of the 171 faces box-blurred with radius 2 at 64 px (88 %; p50 1.89, max 3.32) and 45 of
+    ///   186 blurred with radius 1 (24 %; p50 3.01); 3.5 (the unblurred p05) warns: 10 of 194 draws,
+    ///   64 % of the radius-1 and all of the radius-2 blurs.
     /// - lighting: cheek L* ratio; below 0.45 (about p05) one cheek is less than half as light as the
     ///   other (strong side light or a half-shadowed face): 10 of 194 draws fail, 0.60 (the photos'
     ///   fail limit) warns.
