@@ -127,7 +127,7 @@ public enum ReferenceQuality {
             name: "sharpness", value: sharp, threshold: t.sharpnessWarn, rule: ">=",
             verdict: sharp < t.sharpnessFail ? .fail : sharp < t.sharpnessWarn ? .warn : .pass,
             detail: "variance of the Laplacian [0 1 0;1 -4 1;0 1 0] of the grey chip, columns 37...110, rows 36...111: " +
-                "\(fixed(sharp, 1)) grey levels²; pass >= \(fixed(t.sharpnessWarn, 0)), fail < \(fixed(t.sharpnessFail, 0))"))
+                "\(fixed(sharp, 1)) grey levels²; pass >= \(limit(t.sharpnessWarn)), fail < \(limit(t.sharpnessFail))"))
 
         // Lighting evenness.
         let light = cheekLightness(chip: face.chip)
@@ -153,12 +153,12 @@ public enum ReferenceQuality {
             name: "frontality", value: yaw, threshold: t.yawWarn, rule: "<=",
             verdict: yaw > t.yawFail ? .fail : yaw > t.yawWarn ? .warn : .pass,
             detail: "estimated yaw \(fixed(pose.yaw, 1))° (nose base \(fixed(pose.noseOffset, 3)) eye distances from the eye midpoint; " +
-                "positive: nose towards the image right); pass <= \(fixed(t.yawWarn, 0))°, fail > \(fixed(t.yawFail, 0))°"))
+                "positive: nose towards the image right); pass <= \(limit(t.yawWarn))°, fail > \(limit(t.yawFail))°"))
         let roll = abs(pose.roll)
         checks.append(QualityCheck(
             name: "roll", value: roll, threshold: t.rollWarn, rule: "<=",
             verdict: roll > t.rollWarn ? .warn : .pass,
-            detail: "eye line at \(fixed(pose.roll, 1))° (positive: clockwise in the image); pass <= \(fixed(t.rollWarn, 0))° (alignment removes roll)"))
+            detail: "eye line at \(fixed(pose.roll, 1))° (positive: clockwise in the image); pass <= \(limit(t.rollWarn))° (alignment removes roll)"))
 
         return QualityReport(checks: checks, weight: weight(checks, thresholds: t))
     }
@@ -263,6 +263,10 @@ public enum ReferenceQuality {
     static func describe(_ r: Rect) -> String { "[\(r.left),\(r.top),\(r.right),\(r.bottom)]" }
     static func pct(_ v: Double) -> String { QAFormat.fixed(v * 100, 1) + "%" }
     static func fixed(_ v: Double, _ digits: Int) -> String { QAFormat.fixed(v, digits) }
+    /// A limit without decimals when whole (120), else with one or two (3.5, 2.25).
+    static func limit(_ v: Double) -> String {
+        v == v.rounded() ? fixed(v, 0) : (v * 10 == (v * 10).rounded() ? fixed(v, 1) : fixed(v, 2))
+    }
 }
 
 /// Fixed-point number formatting without Foundation (`StudioKit.formatFixed`).

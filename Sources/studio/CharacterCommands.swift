@@ -50,7 +50,7 @@ struct CharacterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "character",
         abstract: "Register, inspect and manage characters.",
-        subcommands: [CharacterAdd.self, CharacterList.self, CharacterShow.self, CharacterRemove.self,
+        subcommands: [CharacterAdd.self, CharacterCreate.self, CharacterList.self, CharacterShow.self, CharacterRemove.self,
                       CharacterExport.self, CharacterImport.self, CharacterSearch.self])
 }
 
@@ -96,6 +96,9 @@ struct CharacterAdd: ParsableCommand {
 
 func printCharacter(_ c: CharacterRecord, heading: String) {
     print("\(heading) \(c.name) (tenant \(c.tenant), id \(c.id)), \(c.references.count) reference\(c.references.count == 1 ? "" : "s")")
+    if !c.metadata.isEmpty {
+        print("  " + c.metadata.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
+    }
     for (i, r) in c.references.enumerated() {
         print("  reference \(i + 1): \(r.fileName) \(r.width)x\(r.height), weight \(fmt(r.quality.weight, 2)), distance to identity \(fmt(r.face.descriptor.distance(to: c.identity), 3))")
         for q in r.quality.checks {
