@@ -5,7 +5,8 @@
 #
 # Reads   $STUDIO_HOME/models (default ~/.studio/models): the generator weights
 #         (gan_face_generate_weights.tar) and the three face models; scripts/setup.sh installs them.
-# Builds  studio (release, scratch path .build-directions unless SCRATCH is set).
+# Builds  studio (release, in SCRATCH, default .build; extra `swift build` arguments in
+#         SWIFT_BUILD_FLAGS, e.g. "-Xswiftc -enable-testing" to share a test build's products).
 # Runs    studio local directions --samples SAMPLES --first-seed FIRST_SEED
 #                                 --write Sources/StudioLocal/LatentDirectionsData.swift
 #         which renders the seeds, measures each detected face (GeneratedMeasures), fits one
@@ -22,11 +23,12 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 samples="${1:-1000}"
 first_seed="${2:-0}"
-scratch="${SCRATCH:-.build-directions}"
+scratch="${SCRATCH:-.build}"
+read -r -a flags <<< "${SWIFT_BUILD_FLAGS:-}"
 threads="${THREADS:-1}"
 out="Sources/StudioLocal/LatentDirectionsData.swift"
 
 cd "$repo"
-swift build -c release --scratch-path "$scratch" --product studio
-bin="$(swift build -c release --scratch-path "$scratch" --show-bin-path)/studio"
+swift build -c release --scratch-path "$scratch" ${flags[@]+"${flags[@]}"} --product studio
+bin="$(swift build -c release --scratch-path "$scratch" ${flags[@]+"${flags[@]}"} --show-bin-path)/studio"
 "$bin" local directions --samples "$samples" --first-seed "$first_seed" --threads "$threads" --write "$out"

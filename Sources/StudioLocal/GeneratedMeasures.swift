@@ -21,10 +21,16 @@ import StudioFace
 /// | `brightness` | L* | mean CIELAB L* of the chip's face centre (`ChipGeometry.faceCentre`: brows to below the mouth, eye corner to eye corner) |
 /// | `light_side` | L* | image-left cheek mean L* minus image-right cheek mean L* (`ReferenceQuality.cheekLightness`); positive = lit from the image left |
 /// | `warmth` | b* | mean CIELAB b* (blue − / yellow +) over the whole rendered image |
-/// | `framing` | fraction | face box height / image height (larger = closer, tighter framing) |
+/// | `framing` | fraction | face scale from the landmarks: side of the aligned chip's square in the image (`FaceChip.details`, the similarity fit of all 5 landmarks to dlib's template, 0.25 padding included) / image height; larger = closer, tighter framing |
+/// | `box_height` | fraction | MMOD box height / image height; measured, not steered (see below) |
 /// | `roll` | degrees | eye-line angle (`headPose`), positive = clockwise; measured, not steered |
 /// | `face_x` | fraction | face box centre's x / image width, 0.5 = centred; measured, not steered |
 /// | `chroma` | C*ab | mean CIELAB chroma of the face centre (colourfulness of the skin); measured, not steered |
+///
+/// `framing` is not the detection box's height: MMOD's boxes come from a fixed 80 px window over an
+/// image pyramid that shrinks by 5/6 a level, so their sizes are quantised to ~20% steps (at 256 px
+/// most generated faces get one of two or three heights) and cannot follow a gradual zoom. The
+/// landmark-fitted scale is continuous. Landmarks are integer-valued, so it carries ~1% noise.
 ///
 /// `warmth` uses b* because the yellow–blue axis is the one along which colour temperature moves
 /// (the Planckian locus runs close to the b* axis), so "warmer" and "cooler" are its two ends; it is
@@ -36,11 +42,12 @@ public enum GeneratedMeasures {
     public static let renderSize = 256
 
     /// Every key `measure` returns, in a fixed order.
-    public static let keys = ["yaw", "brightness", "light_side", "warmth", "framing", "roll", "face_x", "chroma"]
+    public static let keys = ["yaw", "brightness", "light_side", "warmth", "framing", "roll", "face_x", "chroma", "box_height"]
 
     /// Units of the keys.
     public static let units: [String: String] = [
         "yaw": "degrees", "brightness": "L*", "light_side": "L*", "warmth": "b*", "framing": "fraction of image height",
+        "box_height": "fraction of image height",
         "roll": "degrees", "face_x": "fraction of image width", "chroma": "C*ab",
     ]
 
@@ -49,10 +56,12 @@ public enum GeneratedMeasures {
     /// - Parameters:
     ///   - image: the rendered image (normally the 64 px output upscaled to 256 px).
     ///   - box: the face's detection box in `image`'s coordinates.
-    ///   - landmarks: its 5 landmarks (dlib's order) in `image`'s coordinates.
+    ///   - landmarks: its 5 landmarks (dlib's order) in `image`'s coordinates (exactly 5: a precondition).
     ///   - chip: its 150x150 aligned chip.
     public static func measure(image: RGBImage, box: Rect, landmarks: [Point], chip: RGBImage) -> [String: Double] {
+        precondition(landmarks.count == 5, "GeneratedMeasures.measure: \(landmarks.count) landmarks, expected dlib's 5")
         let pose = ReferenceQuality.headPose(landmarks: landmarks)
+        let chipRect = FaceChip.details(landmarks: landmarks)
         let cheeks = ReferenceQuality.cheekLightness(chip: chip)
         let centre = meanLab(chip, ChipGeometry.faceCentre)
         let whole = meanLab(image, Rect(left: 0, top: 0, right: image.width - 1, bottom: image.height - 1))
@@ -62,7 +71,8 @@ public enum GeneratedMeasures {
             "brightness": centre.L,
             "light_side": cheeks.left - cheeks.right,
             "warmth": whole.b,
-            "framing": Double(box.height) / h,
+            "framing": (chipRect.right - chipRect.left + 1) / h,
+            "box_height": Double(box.height) / h,
             "roll": pose.roll,
             "face_x": (Double(box.left + box.right) / 2 + 0.5) / w,
             "chroma": centre.chroma,

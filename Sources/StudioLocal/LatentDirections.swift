@@ -57,7 +57,8 @@ public enum DiscoveryMethod: Sendable, Equatable, Codable {
     /// Ridge least squares `(Zc'Zc + λ n I)⁻¹ Zc'(m − m̄)` on the fit half's centred latents.
     case ridge(lambda: Double)
 
-    public static let defaultMethod = DiscoveryMethod.covariance
+    /// Ridge least squares with λ = 0.1 (see `LatentDirections`).
+    public static let defaultMethod = DiscoveryMethod.ridge(lambda: 0.1)
 }
 
 /// Which measure a direction is fitted to.
@@ -92,14 +93,25 @@ public struct DirectionsProvenance: Sendable, Equatable, Codable {
 /// **Method** (`discover`): the samples are faces, each a latent `z_i` (drawn N(0, I) from a seed)
 /// and its measures `m_i` (`GeneratedMeasures`, on the rendered face). Samples are split by their
 /// position in the list: even positions are the fit half, odd positions the held-out half.
-/// On the fit half the direction is the normalised covariance vector
-/// `v = Σ (m_i − m̄) z_i / ‖Σ (m_i − m̄) z_i‖`; for `z ~ N(0, I)` the covariance `E[(m − m̄) z]` is the
-/// least-squares direction of the linear model `m ≈ a + ⟨b, z⟩` (the normal equations' matrix is the
-/// identity), so `v` estimates `b / ‖b‖` without a matrix inverse. By construction the projection
-/// `⟨z, v⟩` correlates positively with the measure on the fit half. On the held-out half — faces
-/// the fit never saw — the slope is the least-squares slope of the measure on the projection and
-/// `heldOutCorrelation` their Pearson r: the honest figure of how much of the measure the direction
-/// controls. The population mean and standard deviation are over both halves.
+///
+/// On the fit half the direction is the normalised least-squares direction of the linear model
+/// `m ≈ a + ⟨b, z⟩`, with a small ridge: `b = (Zc'Zc + λ n I)⁻¹ Zc'(m − m̄)` (`Zc` the fit half's
+/// centred latents, `n` its size, λ = 0.1), `v = b / ‖b‖`. `Zc'(m − m̄) = Σ (m_i − m̄) z_i` is the
+/// covariance vector, which for `z ~ N(0, I)` points the same way *in expectation* (`E[zz'] = I`);
+/// in a finite sample it does not: 500 draws in 100 dimensions have a sample covariance whose
+/// eigenvalues spread from about 0.3 to 2, and the covariance vector's error grows with the
+/// measure's whole variance rather than its residual. Measured: a planted direction
+/// (`measure = 3⟨z, u⟩`, 400 latents) is recovered with cosine 0.80 by the covariance vector and
+/// 0.9997 by least squares; on 1000 seeds of the real generator the held-out r was, covariance vs
+/// ridge 0.1: yaw 0.75 vs 0.81, brightness 0.79 vs 0.91, light side 0.67 vs 0.66, warmth 0.79 vs
+/// 0.84. λ = 0.1 sits on the flat part of the ridge curve (0.01 to 0.5 agree to ±0.02); the
+/// discovery run prints the comparison (`.covariance` remains available as a `DiscoveryMethod`).
+///
+/// By construction the projection `⟨z, v⟩` correlates positively with the measure on the fit half.
+/// On the held-out half — faces the fit never saw — the slope is the least-squares slope of the
+/// measure on the projection and `heldOutCorrelation` their Pearson r: the honest figure of how much
+/// of the measure the direction controls. The population mean and standard deviation are over both
+/// halves. The committed vector is the fit-half one, so the held-out figures describe exactly it.
 ///
 /// **No orthogonalisation.** Each direction is the one fitted to its own measure; directions are
 /// not made orthogonal to each other, because the measures are not independent in this generator
@@ -141,6 +153,7 @@ public enum LatentDirections {
     ///   - latents: one latent per sample, all of the same dimension.
     ///   - measures: one dictionary per sample (same order); a sample lacking a spec's measure, or
     ///     with a non-finite value, is left out of that direction only.
+    ///   - method: how the fit half is fitted (default: ridge least squares, λ = 0.1).
     /// - Returns: one direction per spec. A measure that is constant on the fit half (no direction
     ///   to find) or has fewer than 4 samples gives a zero vector, slope 0 and r 0.
     public static func discover(latents: [[Float]], measures: [[String: Double]],

@@ -137,23 +137,31 @@ final class DirectionTests: XCTestCase {
 
     /// For each discovered direction and 8 fixed seeds, moving the latent by −2 and +2 along it (not
     /// re-normalised) changes the measure with the expected sign (+2 above −2) for at least 6 of 8.
+    ///
+    /// A measure needs a detected face, and two directions lose faces at their negative end (dark
+    /// faces and small ones are missed by MMOD: at a projection of −2, 31/40 and 32/40 seeds keep a
+    /// face for brightness and framing, against 39/40 unmoved). So the seeds are, per direction, the
+    /// first 8 from 100 on with a face at −2, at 0 and at +2 — chosen on detection only, before the
+    /// measures are compared — and no more than 8 candidates may be passed over (a direction that
+    /// destroyed faces half the time would fail here).
     func testMovingAlongEachDirectionChangesItsMeasure() throws {
         _ = try LocalTestData.weights()
         guard let g = LocalTestData.generator, let pipeline = Self.pipeline else { return XCTFail("generator or face models failed to load") }
-        let seeds: [UInt64] = [101, 202, 303, 404, 505, 606, 707, 808]
         for d in LatentDirections.discovered {
-            let zs = seeds.flatMap { s -> [[Float]] in let z = DCGANGenerator.latent(seed: s); return [d.moved(z, by: -2), d.moved(z, by: 2)] }
-            let m = g.generate(zs).map { GeneratedMeasures.measured(image64: $0, pipeline: pipeline)?.measures[d.measure] }
-            var agree = 0, measured = 0
-            var deltas: [String] = []
-            for k in 0..<seeds.count {
-                guard let lo = m[2 * k], let hi = m[2 * k + 1] else { deltas.append("no face"); continue }
-                measured += 1
-                if hi > lo { agree += 1 }
-                deltas.append(LatentDirections.fixed(hi - lo, 2))
+            var seeds: [UInt64] = [], deltas: [Double] = [], skipped = 0
+            var next: UInt64 = 100
+            while seeds.count < 8 && skipped <= 8 {
+                let z = DCGANGenerator.latent(seed: next)
+                let m = g.generate([d.moved(z, by: -2), z, d.moved(z, by: 2)])
+                    .map { GeneratedMeasures.measured(image64: $0, pipeline: pipeline)?.measures[d.measure] }
+                if let lo = m[0], m[1] != nil, let hi = m[2] { seeds.append(next); deltas.append(hi - lo) } else { skipped += 1 }
+                next += 1
             }
-            print("\(d.name) (held-out r \(LatentDirections.fixed(d.heldOutCorrelation, 3)), slope \(LatentDirections.fixed(d.slope, 3))): +2 minus -2 per seed: \(deltas.joined(separator: " "))")
-            XCTAssertGreaterThanOrEqual(agree, 6, "\(d.name): \(agree) of 8 seeds moved the measure the expected way (\(deltas))")
+            let agree = deltas.filter { $0 > 0 }.count
+            print("\(d.name) (held-out r \(LatentDirections.fixed(d.heldOutCorrelation, 3)), slope \(LatentDirections.fixed(d.slope, 3))): seeds \(seeds), "
+                  + "\(skipped) passed over for a lost face; measure at +2 minus at -2: \(deltas.map { LatentDirections.fixed($0, 3) }.joined(separator: " "))")
+            XCTAssertLessThanOrEqual(skipped, 8, "\(d.name): the face was lost on \(skipped) of \(skipped + seeds.count) seeds")
+            XCTAssertGreaterThanOrEqual(agree, 6, "\(d.name): \(agree) of \(seeds.count) seeds moved the measure the expected way (\(deltas))")
         }
     }
 
@@ -189,7 +197,10 @@ final class DirectionTests: XCTestCase {
         XCTAssertEqual(full.measures, m.measures)
         XCTAssertEqual(Set(m.measures.keys), Set(GeneratedMeasures.keys))
         XCTAssertEqual(m.render.width, 256)
-        XCTAssertEqual(m.measures["framing"]!, Double(full.face.box.height) / 256, accuracy: 1e-12)
+        XCTAssertEqual(m.measures["box_height"]!, Double(full.face.box.height) / 256, accuracy: 1e-12)
+        let chip = FaceChip.details(landmarks: full.face.landmarks)
+        XCTAssertEqual(m.measures["framing"]!, (chip.right - chip.left + 1) / 256, accuracy: 1e-12)
+        XCTAssertTrue((0.5...1.2).contains(m.measures["framing"]!))
         XCTAssertEqual(m.measures["yaw"]!, ReferenceQuality.headPose(landmarks: full.face.landmarks).yaw, accuracy: 1e-12)
         let cheeks = ReferenceQuality.cheekLightness(chip: full.chip)
         XCTAssertEqual(m.measures["light_side"]!, cheeks.left - cheeks.right, accuracy: 1e-12)
