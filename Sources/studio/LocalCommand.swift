@@ -30,10 +30,13 @@ struct LocalDirections: ParsableCommand {
     @Option(help: "First seed.") var firstSeed: UInt64 = 0
     @Option(help: "Write the table as Swift source to this path.") var write: String?
     @Option(help: "Compute threads for BLAS (default: all cores).") var threads: Int?
+    @Option(help: "After discovery, steer this many unseen seeds (after the discovery seeds) to projections -2.5, -1.5, +1.5 and +2.5 along each direction and report the measured means and faces kept (0 = off).")
+    var check: Int = 0
     @Flag(help: "Print a JSON object.") var json = false
 
     func validate() throws {
         guard (8...100_000).contains(samples) else { throw ValidationError("--samples must be 8...100000") }
+        guard (0...10_000).contains(check) else { throw ValidationError("--check must be 0...10000") }
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
     }
 
@@ -44,7 +47,47 @@ struct LocalDirections: ParsableCommand {
         var cosines: [String: [String: Double]]
         /// crossEffects[direction][measure]: held-out r of the direction's projection with the measure.
         var crossEffects: [String: [String: Double]]
+        /// With --check: per direction, per target projection, the mean measure and faces kept.
+        var steering: [String: [SteeringCheck]]?
         var seconds: Double
+    }
+
+    struct SteeringCheck: Codable {
+        var projection: Double
+        var expected: Double
+        var measuredMean: Double
+        var faces: Int
+        var seeds: Int
+    }
+
+    /// Steers `check` unseen seeds to each target projection (`LatentDirections.steer`) and measures.
+    func steeringCheck(_ directions: [LatentDirection], generator: DCGANGenerator, pipeline: FacePipeline) -> [String: [SteeringCheck]] {
+        let seeds = (0..<check).map { firstSeed &+ UInt64(samples) &+ UInt64($0) }
+        let targets = [-2.5, -1.5, 1.5, 2.5]
+        var out: [String: [SteeringCheck]] = [:]
+        var bar = ProgressBar("steering \(check) unseen seeds", total: directions.count * targets.count)
+        var done = 0
+        for d in directions {
+            var rows: [SteeringCheck] = []
+            for t in targets {
+                var values: [Double] = []
+                var start = 0
+                while start < seeds.count {
+                    let zs = seeds[start..<min(seeds.count, start + 32)].map { LatentDirections.steer(DCGANGenerator.latent(seed: $0), targets: [(d, t)]) }
+                    for img in generator.generate(zs) {
+                        if let v = GeneratedMeasures.measured(image64: img, pipeline: pipeline)?.measures[d.measure] { values.append(v) }
+                    }
+                    start += 32
+                }
+                rows.append(SteeringCheck(projection: t, expected: d.expectedMeasure(projection: t),
+                                          measuredMean: values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count),
+                                          faces: values.count, seeds: seeds.count))
+                done += 1
+                bar.update(done)
+            }
+            out[d.name] = rows
+        }
+        return out
     }
 
     func run() throws {
@@ -81,6 +124,7 @@ struct LocalDirections: ParsableCommand {
                                                     ("ridge 0.1", .ridge(lambda: 0.1)), ("ridge 0.5", .ridge(lambda: 0.5)),
                                                     ("ridge 2", .ridge(lambda: 2))]
         let comparison = methods.map { ($0.0, LatentDirections.discover(latents: latents, measures: measures, method: $0.1)) }
+        let steering = check > 0 ? steeringCheck(directions, generator: generator, pipeline: pipeline) : nil
         let seconds = Date().timeIntervalSince(start)
 
         // Cosines and cross-effects (held-out half only, as the directions' own r).
@@ -106,7 +150,8 @@ struct LocalDirections: ParsableCommand {
         }
         if json {
             let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-            let report = Report(provenance: provenance, directions: directions, cosines: cosines, crossEffects: cross, seconds: seconds)
+            let report = Report(provenance: provenance, directions: directions, cosines: cosines, crossEffects: cross,
+                                steering: steering, seconds: seconds)
             print(String(decoding: try enc.encode(report), as: UTF8.self))
             return
         }
@@ -130,6 +175,13 @@ struct LocalDirections: ParsableCommand {
         print("\nheld-out r by fitting method (the table uses \(DiscoveryMethod.defaultMethod))")
         print(col("", 12) + comparison.map { col($0.0, 14) }.joined())
         for (k, d) in directions.enumerated() { print(col(d.name, 12) + comparison.map { col(fmt($0.1[k].heldOutCorrelation, 3), 14) }.joined()) }
+        if let st = steering {
+            print("\nsteering check: \(check) unseen seeds (\(firstSeed &+ UInt64(samples))..<\(firstSeed &+ UInt64(samples + check))) set to each projection; mean measure (linear expectation) and faces kept")
+            print(col("", 12) + st[directions[0].name]!.map { col("at " + fmt($0.projection, 1), 26) }.joined())
+            for d in directions {
+                print(col(d.name, 12) + st[d.name]!.map { col(fmt($0.measuredMean, 3) + " (" + fmt($0.expected, 3) + ") " + "\($0.faces)/\($0.seeds)", 26) }.joined())
+            }
+        }
         if let w = write { print("\nwrote \(w)") }
     }
 }
