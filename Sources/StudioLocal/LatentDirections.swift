@@ -104,7 +104,7 @@ public struct DirectionsProvenance: Sendable, Equatable, Codable {
 /// (`measure = 3⟨z, u⟩`, 400 latents) is recovered with cosine 0.80 by the covariance vector and
 /// 0.9997 by least squares; on 1000 seeds of the real generator the held-out r was, covariance vs
 /// ridge 0.1: yaw 0.75 vs 0.81, brightness 0.79 vs 0.91, light side 0.67 vs 0.66, warmth 0.79 vs
-/// 0.84. λ = 0.1 sits on the flat part of the ridge curve (0.01 to 0.5 agree to ±0.02); the
+/// 0.84, framing 0.53 vs 0.58. λ = 0.1 sits on the flat part of the ridge curve (0.01 to 0.5 agree to ±0.02); the
 /// discovery run prints the comparison (`.covariance` remains available as a `DiscoveryMethod`).
 ///
 /// By construction the projection `⟨z, v⟩` correlates positively with the measure on the fit half.
@@ -134,10 +134,10 @@ public enum LatentDirections {
     ]
 
     /// The committed table (generated file `LatentDirectionsData.swift`).
-    public static var discovered: [LatentDirection] { table }
+    public static let discovered: [LatentDirection] = table
 
     /// Where `discovered` came from.
-    public static var discoveredProvenance: DirectionsProvenance { provenance }
+    public static let discoveredProvenance: DirectionsProvenance = provenance
 
     /// The discovered direction with this name.
     public static func named(_ name: String) -> LatentDirection? { table.first { $0.name == name } }

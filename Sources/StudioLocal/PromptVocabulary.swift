@@ -67,6 +67,21 @@ public struct VocabularyEntry: Sendable, Equatable {
 /// **Conflicts.** A later term on the same direction replaces the earlier one ("turned left ...
 /// turned right" turns right), and `conflicts` says so.
 ///
+/// **What the amounts do** (`studio local directions --check 40`: 40 seeds the discovery never saw,
+/// each set to the projection; mean measure, with the faces MMOD still found):
+///
+/// | direction | −2.5 | −1.5 | +1.5 | +2.5 | population |
+/// |---|---|---|---|---|---|
+/// | yaw (°) | −27.1 | −21.6 | +20.4 | +25.5 | −0.5 ± 18.4 |
+/// | brightness (L*) | 6.9 (25/40 faces) | 13.9 (36/40) | 53.5 | 67.0 | 33.8 ± 13.7 |
+/// | light_side (L*) | −17.9 | −8.8 | +14.6 | +23.1 | −0.3 ± 13.3 |
+/// | warmth (b*) | −4.0 (34/40) | 1.1 | 19.9 | 29.0 | 9.6 ± 7.3 |
+/// | framing | 0.72 (22/40 faces) | 0.79 (34/40) | 0.93 | 0.96 | 0.85 ± 0.08 |
+///
+/// Yaw saturates near 25° (the linear fit would say 35° at 2.5), and the dim and wide ends lose
+/// faces: "very dim" and "very wide" keep only about half, so a caller should check for a face and
+/// redraw. Every other cell kept at least 37 of 40.
+///
 /// **Weak directions.** A phrase whose direction is missing from the discovered table, or whose
 /// held-out |r| is below `LatentDirections.minimumCorrelation` (0.3), is still recognised (so its
 /// words are not misread) but not applied: the phrase goes to `ignored` and `notes` gives the

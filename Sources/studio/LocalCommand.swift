@@ -55,7 +55,8 @@ struct LocalDirections: ParsableCommand {
     struct SteeringCheck: Codable {
         var projection: Double
         var expected: Double
-        var measuredMean: Double
+        /// Nil when no steered seed kept a face.
+        var measuredMean: Double?
         var faces: Int
         var seeds: Int
     }
@@ -80,7 +81,7 @@ struct LocalDirections: ParsableCommand {
                     start += 32
                 }
                 rows.append(SteeringCheck(projection: t, expected: d.expectedMeasure(projection: t),
-                                          measuredMean: values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count),
+                                          measuredMean: values.isEmpty ? nil : values.reduce(0, +) / Double(values.count),
                                           faces: values.count, seeds: seeds.count))
                 done += 1
                 bar.update(done)
@@ -179,7 +180,7 @@ struct LocalDirections: ParsableCommand {
             print("\nsteering check: \(check) unseen seeds (\(firstSeed &+ UInt64(samples))..<\(firstSeed &+ UInt64(samples + check))) set to each projection; mean measure (linear expectation) and faces kept")
             print(col("", 12) + st[directions[0].name]!.map { col("at " + fmt($0.projection, 1), 26) }.joined())
             for d in directions {
-                print(col(d.name, 12) + st[d.name]!.map { col(fmt($0.measuredMean, 3) + " (" + fmt($0.expected, 3) + ") " + "\($0.faces)/\($0.seeds)", 26) }.joined())
+                print(col(d.name, 12) + st[d.name]!.map { col(($0.measuredMean.map { fmt($0, 3) } ?? "none") + " (" + fmt($0.expected, 3) + ") " + "\($0.faces)/\($0.seeds)", 26) }.joined())
             }
         }
         if let w = write { print("\nwrote \(w)") }
