@@ -151,8 +151,14 @@ public enum DriftDetector {
             let hit: Bool
             switch d.comparison {
             case .value:
-                hit = d.direction == .decrease ? v < d.threshold : d.direction == .increase ? v > d.threshold : abs(v) > abs(d.threshold)
+                func past(_ x: Double) -> Bool {
+                    d.direction == .decrease ? x < d.threshold : d.direction == .increase ? x > d.threshold : abs(x) > abs(d.threshold)
+                }
+                hit = past(v)
                 guard hit else { return nil }
+                // The character's own references are past the limit too (e.g. 64 px generated faces are
+                // all "soft" by a photo's standard): that is how the character looks, not drift.
+                if let r = refValue, past(r) { return nil }
                 let refText = refValue.map { "; references \(f($0, 3))" } ?? ""
                 let op = d.direction == .decrease ? "<" : ">"
                 return DriftFinding(modeId: modeId, measured: v, referenceValue: refValue, delta: v - d.threshold,

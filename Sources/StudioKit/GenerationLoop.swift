@@ -102,14 +102,18 @@ public enum Selection: Sendable, Codable, Equatable {
 public struct GeneratedOutput: Sendable {
     public var image: RGBImage
     public var selection: Selection
+    /// Drift modes the prompt asked for (e.g. `pose_drift_yaw` for "head turned left"): found in the
+    /// output they are the request, not drift, and are never targeted.
+    public var requestedModes: [String] = []
     /// Backend figures for the report (e.g. the local search's evaluations, restarts, best distance).
     public var notes: [String: Double]
     /// Things the user should know (prompt words the backend could not honour, a surface without a
     /// negative prompt, ...).
     public var messages: [String]
 
-    public init(image: RGBImage, selection: Selection = .single, notes: [String: Double] = [:], messages: [String] = []) {
-        self.image = image; self.selection = selection; self.notes = notes; self.messages = messages
+    public init(image: RGBImage, selection: Selection = .single, notes: [String: Double] = [:], messages: [String] = [],
+                requestedModes: [String] = []) {
+        self.image = image; self.selection = selection; self.notes = notes; self.messages = messages; self.requestedModes = requestedModes
     }
 }
 
@@ -228,6 +232,9 @@ public struct AttemptRecord: Sendable, Codable, Equatable {
     /// Modes targeted because an earlier attempt drifted in them.
     public var targetedModes: [String]
     public var judgement: Judgement?
+    /// Findings the prompt asked for (`GeneratedOutput.requestedModes`), moved out of the judgement's
+    /// findings: reported, not counted as drift.
+    public var requestedChanges: [DriftFinding] = []
     /// Set when the backend failed instead of producing an image.
     public var error: String?
     public var generateSeconds: Double
@@ -318,7 +325,9 @@ public struct VerificationLoop: Sendable {
             do {
                 let out = try backend.generate(c) { p in events(.generating(shot: shot.index, attempt: attempt, p)) }
                 let t1 = monotonicSeconds()
-                let j = judge.judge(out.image, character: character, selection: out.selection)
+                var j = judge.judge(out.image, character: character, selection: out.selection)
+                record.requestedChanges = j.findings.filter { out.requestedModes.contains($0.modeId) }
+                j.findings.removeAll { out.requestedModes.contains($0.modeId) }
                 record.generateSeconds = t1 - t0
                 record.verifySeconds = monotonicSeconds() - t1
                 record.judgement = j

@@ -40,7 +40,7 @@ public struct FictionalCharacterError: Error, CustomStringConvertible, Sendable 
 /// `options.maxDistanceToSeed` to the seed face's; at most `options.maxVariationAttempts` are tried.
 /// Everything is a function of the seed: the same seed gives the same PNG bytes and identity.
 public enum FictionalCharacter {
-    public static let generatorName = "gan-face-generate-1.1.1"
+    public static let generatorName = DCGANGenerator.domain
     /// XORed into the seed to start the variations' seed stream (ASCII "variatio").
     public static let variationStream: UInt64 = 0x7661_7269_6174_696F
 

@@ -3,9 +3,11 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
 import StudioKit
 import StudioFace
 import StudioImage
+import StudioTensor
 
 /// A prompt phrase the local model honours, as a target along a latent direction.
 public struct PromptTarget: Sendable, Codable, Equatable {
@@ -25,7 +27,25 @@ public struct PromptPlan: Sendable, Equatable {
     public var targets: [PromptTarget]
     /// For the report: words it could not honour, conflicts.
     public var messages: [String]
-    public init(targets: [PromptTarget] = [], messages: [String] = []) { self.targets = targets; self.messages = messages }
+    /// Drift modes the targets deliberately cause (not penalised, not counted as drift).
+    public var requestedModes: [String]
+    public init(targets: [PromptTarget] = [], messages: [String] = [], requestedModes: [String] = []) {
+        self.targets = targets; self.messages = messages; self.requestedModes = requestedModes
+    }
+
+    /// The drift-catalogue modes a move along a discovered direction causes by design.
+    public static func requestedModes(direction: String, sign: Double) -> [String] {
+        switch (direction, sign > 0) {
+        case ("yaw", _): return ["pose_drift_yaw"]
+        case ("brightness", true): return ["overexposure", "skin_lightening", "skin_type_change", "hair_lightening", "iris_lightening"]
+        case ("brightness", false): return ["underexposure", "skin_darkening", "skin_type_change", "hair_darkening"]
+        case ("light_side", true): return ["lighting_from_left"]
+        case ("light_side", false): return ["lighting_from_right"]
+        case ("warmth", true): return ["skin_warming", "skin_reddening", "makeup_colour_cast"]
+        case ("warmth", false): return ["skin_cooling", "makeup_colour_cast"]
+        default: return []
+        }
+    }
 }
 
 /// The search's knobs. Defaults are what `studio bench gen` measured (see README "Local generation").
@@ -53,6 +73,8 @@ public struct LatentSearchOptions: Sendable, Codable, Equatable {
     /// The search stops once a candidate is this far below the judge's uncertain band (search and
     /// judge detect at different sizes, so their distances differ by a few thousandths).
     public var targetMargin = 0.02
+    /// Identity below `goal − identityFloorMargin` earns nothing more in the cost (see `cost`).
+    public var identityFloorMargin = 0.05
     /// A prompt target counts as met within this many standard deviations.
     public var promptTolerance = 0.25
     /// Cost of each measured drift finding of a negative-prompt mode, times the fragment weight.
@@ -113,9 +135,10 @@ public struct LocalBackend: GenerationBackend, Sendable {
     /// identity, while meeting the prompt's latent targets and avoiding the negative prompt's
     /// measurable drift modes. The cost of a latent `z` is
     ///
-    ///     s · d(z) / t  +  (1 − s) · P(z)  +  penaltyScale · Σ weight(finding)
+    ///     s · max(d(z), goal − 0.05) / t  +  (1 − s) · P(z)  +  penaltyScale · Σ weight(finding)
     ///
-    /// with `s` the attempt's identity strength, `d` the descriptor distance to the character, `t` the
+    /// with `s` the attempt's identity strength, `d` the descriptor distance to the character (likeness
+    /// beyond a safe margin below the goal earns nothing, so the prompt decides there), `t` the
     /// verification threshold, `P` the mean over prompt targets of `max(0, |target| − sign · <z, v>)² /
     /// max(1, target²)`, and findings the negative prompt's measurable modes that the candidate's face
     /// shows (`NegativePrompt.penaltyTerms`, via `DriftDetector`). A missing face costs `d = 2`.
@@ -131,6 +154,9 @@ public struct LocalBackend: GenerationBackend, Sendable {
     /// Everything is seeded by the attempt's seed: the same request gives the same image.
     public func generate(_ c: Conditioning, progress: (GenerationProgress) -> Void) throws -> GeneratedOutput {
         let t0 = monotonicSeconds()
+        let blasThreads = ComputeThreads.current
+        ComputeThreads.set(1)
+        defer { ComputeThreads.set(blasThreads) }
         let plan = planPrompt(c.shot.prompt)
         var rng = SplitMix64(seed: c.seed)
         if !injectIdentity {
@@ -139,14 +165,17 @@ public struct LocalBackend: GenerationBackend, Sendable {
             progress(GenerationProgress(done: 1, total: 1))
             var notes: [String: Double] = ["evaluations": 1, "identity_injection": 0, "search_seconds": monotonicSeconds() - t0]
             for t in plan.targets { notes["projection." + t.name] = Self.projection(z, t.vector) }
-            return GeneratedOutput(image: image, notes: notes, messages: plan.messages + ["identity injection off: the character was not used"])
+            return GeneratedOutput(image: image, notes: notes, messages: plan.messages + ["identity injection off: the character was not used"],
+                                   requestedModes: plan.requestedModes)
         }
 
         let s = min(1, max(0, c.strictness.identityStrength))
         let anchor = Self.anchor(for: c.character).map { Self.applyTargets($0, plan.targets) }
         let region: ([Float]) -> [Float] = { z in anchor.map { Self.confine(z, to: $0, radius: self.options.trustRadius, free: plan.targets) } ?? z }
         let selectionThreshold = c.uncertainty.threshold(for: anchor == nil ? .unanchored(candidates: 0) : .anchored(candidates: 0))
-        var penalties = c.negative.penaltyTerms().filter { $0.modeId != "identity_drift" && $0.detector.measure != "identity_distance" }
+        var penalties = c.negative.penaltyTerms().filter {
+            $0.modeId != "identity_drift" && $0.detector.measure != "identity_distance" && !plan.requestedModes.contains($0.modeId)
+        }
         let budget = options.evaluationsPerLevel[min(options.evaluationsPerLevel.count - 1, max(0, c.strictness.level))]
         let goal = selectionThreshold - c.uncertainty.band - options.targetMargin
         var evaluations = 0
@@ -162,11 +191,11 @@ public struct LocalBackend: GenerationBackend, Sendable {
         }
         func done(_ k: Candidate) -> Bool {
             guard let d = k.distance else { return false }
-            return d < goal && k.shortfall <= Self.shortfallTolerance(plan.targets, options.promptTolerance) && k.penalty == 0
+            return d < goal && k.penalty == 0 && plan.targets.allSatisfy { Self.met(k.z, $0, tolerance: options.promptTolerance) }
         }
         func evaluate(_ zs: [[Float]]) -> [Candidate] {
             evaluations += zs.count
-            return self.evaluate(zs, character: c.character, strength: s, threshold: selectionThreshold, targets: plan.targets,
+            return self.evaluate(zs, character: c.character, strength: s, threshold: selectionThreshold, goal: goal, targets: plan.targets,
                                  penalties: penalties)
         }
         /// The candidate's penalty and cost under the current penalty terms.
@@ -174,7 +203,8 @@ public struct LocalBackend: GenerationBackend, Sendable {
             var k = k
             k.penaltyModes = k.penaltyModes.filter { id in penalties.contains { $0.modeId == id } }
             k.penalty = k.penaltyModes.reduce(0) { acc, id in acc + options.penaltyScale * (penalties.first { $0.modeId == id }?.weight ?? 1) }
-            k.cost = s * (k.distance ?? 2) / max(selectionThreshold, 1e-6) + (1 - s) * k.shortfall + k.penalty
+            k.cost = self.cost(distance: k.distance, shortfall: k.shortfall, penalty: k.penalty, strength: s,
+                               threshold: selectionThreshold, goal: goal)
             return k
         }
 
@@ -252,8 +282,14 @@ public struct LocalBackend: GenerationBackend, Sendable {
             "search_goal": goal, "prompt_shortfall": chosen.shortfall, "penalty": chosen.penalty,
             "penalty_terms": Double(penalties.count), "reached_goal": done(chosen) ? 1 : 0, "search_seconds": monotonicSeconds() - t0,
         ]
-        for t in plan.targets { notes["projection." + t.name] = Self.projection(chosen.z, t.vector) }
         var messages = plan.messages
+        for t in plan.targets {
+            let p = Self.projection(chosen.z, t.vector)
+            notes["projection." + t.name] = p
+            messages.append("prompt \(t.name): projection \(formatFixed(p, 2)) for target \(formatFixed(t.target, 2)) sd" +
+                            (Self.met(chosen.z, t, tolerance: options.promptTolerance) ? " (met)"
+                                : " (short: the identity term outweighed it at strength \(formatFixed(s, 2)))"))
+        }
         if anchor == nil {
             messages.append("no latent anchor (the character was not drawn from this generator): searched the whole latent space, " +
                             "so the output must beat the lookalike threshold \(formatFixed(selectionThreshold, 3))")
@@ -269,7 +305,7 @@ public struct LocalBackend: GenerationBackend, Sendable {
         if events.count > 20 { messages.append("… \(events.count - 20) more drift restarts") }
         return GeneratedOutput(image: render(generator.generate([chosen.z])[0]),
                                selection: anchor == nil ? .unanchored(candidates: evaluations) : .anchored(candidates: evaluations),
-                               notes: notes, messages: messages)
+                               notes: notes, messages: messages, requestedModes: plan.requestedModes)
     }
 
     /// The output rendering: the 64 px draw upscaled (bilinear) to `renderSize`.
@@ -278,47 +314,58 @@ public struct LocalBackend: GenerationBackend, Sendable {
     }
 
     /// Draws, detects, embeds and scores a batch of latents.
-    func evaluate(_ zs: [[Float]], character: CharacterRecord, strength s: Double, threshold: Double,
+    func evaluate(_ zs: [[Float]], character: CharacterRecord, strength s: Double, threshold: Double, goal: Double,
                   targets: [PromptTarget], penalties: [NegativePrompt.PenaltyTerm]) -> [Candidate] {
         let draws = generator.generate(zs)
-        let scale = Double(options.renderSize) / Double(options.detectionSize)
-        var faces: [(index: Int, aligned: FacePipeline.AlignedFace, image: RGBImage)] = []
-        for (i, draw) in draws.enumerated() {
-            let small = draw.resizedBilinear(width: options.detectionSize, height: options.detectionSize)
-            guard let det = pipeline.detector.detect(small, upsample: 0).max(by: { $0.rect.area < $1.rect.area }) else { continue }
-            let big = render(draw)
-            let r = Rect(left: Int((Double(det.rect.left) * scale).rounded()), top: Int((Double(det.rect.top) * scale).rounded()),
-                         right: Int((Double(det.rect.right + 1) * scale).rounded()) - 1,
-                         bottom: Int((Double(det.rect.bottom + 1) * scale).rounded()) - 1)
-            let pts = pipeline.landmarks.predict(big, in: r)
-            let chip = FaceChip.extract(big, FaceChip.details(landmarks: pts))
-            faces.append((i, FacePipeline.AlignedFace(detection: MMODDetection(rect: r, confidence: det.confidence), landmarks: pts, chip: chip), big))
+        let penaltyModes = Set(penalties.map(\.modeId))
+        let modes = DriftCatalogue.all.filter { penaltyModes.contains($0.id) }
+        // Each draw is measured on its own (detect, align, embed, diagnose), on every core: BLAS is kept
+        // to one thread during the search (`generate`), which is faster for these small matrices.
+        let measured = ParallelMap.run(count: draws.count) { i in
+            self.measure(draws[i], character: character, threshold: threshold, modes: modes)
         }
-        let descriptors = pipeline.recognizer.descriptors(faces.map(\.aligned.chip))
         var out = zs.map { z in
             Candidate(z: z, distance: nil, shortfall: Self.shortfall(z, targets), penalty: 0, penaltyModes: [], cost: 0)
         }
-        let penaltyModes = Set(penalties.map(\.modeId))
-        let modes = DriftCatalogue.all.filter { penaltyModes.contains($0.id) }
-        for (k, f) in faces.enumerated() {
-            out[f.index].distance = descriptors[k].distance(to: character.identity)
-            if !modes.isEmpty {
-                let face = DetectedFace(box: f.aligned.detection.rect, confidence: f.aligned.detection.confidence,
-                                        landmarks: f.aligned.landmarks, descriptor: descriptors[k])
-                let findings = DriftDetector.diagnose(reference: character, output: FaceAttributes(), outputFace: face,
-                                                      chip: f.aligned.chip, image: f.image, identityThreshold: threshold, modes: modes)
-                for finding in findings {
-                    let w = penalties.first { $0.modeId == finding.modeId }?.weight ?? 1
-                    out[f.index].penalty += options.penaltyScale * w
-                    out[f.index].penaltyModes.append(finding.modeId)
-                }
+        for (i, m) in measured.enumerated() {
+            out[i].distance = m.distance
+            for id in m.findings {
+                out[i].penalty += options.penaltyScale * (penalties.first { $0.modeId == id }?.weight ?? 1)
+                out[i].penaltyModes.append(id)
             }
         }
         for i in out.indices {
-            let d = out[i].distance ?? 2
-            out[i].cost = s * d / max(threshold, 1e-6) + (1 - s) * out[i].shortfall + out[i].penalty
+            out[i].cost = cost(distance: out[i].distance, shortfall: out[i].shortfall, penalty: out[i].penalty, strength: s,
+                               threshold: threshold, goal: goal)
         }
         return out
+    }
+
+    /// One draw's identity distance (nil: no face) and the penalised modes it shows.
+    func measure(_ draw: RGBImage, character: CharacterRecord, threshold: Double, modes: [DriftMode]) -> (distance: Double?, findings: [String]) {
+        let scale = Double(options.renderSize) / Double(options.detectionSize)
+        let small = draw.resizedBilinear(width: options.detectionSize, height: options.detectionSize)
+        guard let det = pipeline.detector.detect(small, upsample: 0).max(by: { $0.rect.area < $1.rect.area }) else { return (nil, []) }
+        let big = render(draw)
+        let r = Rect(left: Int((Double(det.rect.left) * scale).rounded()), top: Int((Double(det.rect.top) * scale).rounded()),
+                     right: Int((Double(det.rect.right + 1) * scale).rounded()) - 1,
+                     bottom: Int((Double(det.rect.bottom + 1) * scale).rounded()) - 1)
+        let pts = pipeline.landmarks.predict(big, in: r)
+        let chip = FaceChip.extract(big, FaceChip.details(landmarks: pts))
+        let descriptor = pipeline.recognizer.descriptor(chip)
+        let distance = descriptor.distance(to: character.identity)
+        guard !modes.isEmpty else { return (distance, []) }
+        let face = DetectedFace(box: r, confidence: det.confidence, landmarks: pts, descriptor: descriptor)
+        let findings = DriftDetector.diagnose(reference: character, output: FaceAttributes(), outputFace: face, chip: chip, image: big,
+                                              identityThreshold: threshold, modes: modes)
+        return (distance, findings.map(\.modeId))
+    }
+
+    /// `s · max(d, floor) / t + (1 − s) · P + penalty`, with `floor = goal − identityFloorMargin`: once a
+    /// face is safely below the goal, more likeness buys nothing and the prompt decides.
+    func cost(distance: Double?, shortfall: Double, penalty: Double, strength s: Double, threshold: Double, goal: Double) -> Double {
+        let d = max(distance ?? 2, goal - options.identityFloorMargin)
+        return s * d / max(threshold, 1e-6) + (1 - s) * shortfall + penalty
     }
 
     // MARK: Latent arithmetic
@@ -340,12 +387,17 @@ public struct LocalBackend: GenerationBackend, Sendable {
         return z.map { $0 * k }
     }
 
-    /// `z` with each target's projection set (in order), then put back on the sphere.
+    /// `z` with each target's projection set, then put back on the sphere. Directions need not be
+    /// orthogonal: the targets are set in turn, four sweeps (each sweep shrinks the error of
+    /// overlapping directions by their overlap, at most 0.36 between the discovered ones).
     public static func applyTargets(_ z: [Float], _ targets: [PromptTarget]) -> [Float] {
+        guard !targets.isEmpty else { return onSphere(z) }
         var out = z
-        for t in targets {
-            let delta = Float(t.target - projection(out, t.vector))
-            for i in out.indices where i < t.vector.count { out[i] += delta * t.vector[i] }
+        for _ in 0..<4 {
+            for t in targets {
+                let delta = Float(t.target - projection(out, t.vector))
+                for i in out.indices where i < t.vector.count { out[i] += delta * t.vector[i] }
+            }
         }
         return onSphere(out)
     }
@@ -389,9 +441,40 @@ public struct LocalBackend: GenerationBackend, Sendable {
         return sum / Double(targets.count)
     }
 
-    /// The shortfall when every target is missed by exactly `tolerance`.
-    static func shortfallTolerance(_ targets: [PromptTarget], _ tolerance: Double) -> Double {
-        guard !targets.isEmpty else { return 0 }
-        return targets.map { tolerance * tolerance / max(1, $0.target * $0.target) }.reduce(0, +) / Double(targets.count) + 1e-12
+    /// Whether `z` reaches a target's projection within `tolerance`.
+    static func met(_ z: [Float], _ t: PromptTarget, tolerance: Double) -> Bool {
+        (t.target < 0 ? -1 : 1) * projection(z, t.vector) >= abs(t.target) - tolerance
+    }
+}
+
+/// `body(0) ... body(count - 1)` on every core, results in order.
+enum ParallelMap {
+    static let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+
+    final class Slots<T>: @unchecked Sendable {
+        private var values: [T?]
+        private let lock = PThreadMutex()
+        init(_ n: Int) { values = Array(repeating: nil, count: n) }
+        func set(_ i: Int, _ v: T) { lock.locked { values[i] = v } }
+        var all: [T] { lock.locked { values.map { $0! } } }
+    }
+
+    static func run<T>(count: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
+        guard count > 1, cores > 1 else { return (0..<count).map(body) }
+        let slots = Slots<T>(count)
+        DispatchQueue.concurrentPerform(iterations: count) { i in slots.set(i, body(i)) }
+        return slots.all
+    }
+}
+
+/// A pthread mutex (without Foundation).
+final class PThreadMutex: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+    func locked<R>(_ body: () -> R) -> R {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return body()
     }
 }

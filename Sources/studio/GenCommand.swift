@@ -1,0 +1,286 @@
+import ArgumentParser
+import Foundation
+import StudioKit
+import StudioFace
+import StudioImage
+import StudioLocal
+import StudioStore
+
+/// The local backend's pieces, loaded once: generator, pipeline, the generated-domain calibration and
+/// the judge built on it.
+struct LocalEngine {
+    let generator: DCGANGenerator
+    let pipeline: FacePipeline
+    let calibration: DomainCalibration
+    let judge: FaceIdentityJudge
+
+    /// Loads the models; the calibration comes from $STUDIO_HOME/calibration/generated.json, or is
+    /// measured now (about 15 s) and saved there when the file is missing, stale or unreadable.
+    static func load(quiet: Bool) throws -> LocalEngine {
+        let paths = StudioPaths.fromEnvironment()
+        let pipeline = try loadPipeline()
+        let generator = try loadGenerator()
+        let file = paths.home + "/calibration/generated.json"
+        var calibration: DomainCalibration? = nil
+        if let data = FileManager.default.contents(atPath: file),
+           let c = try? JSONDecoder().decode(DomainCalibration.self, from: data), c.distanceNoise != nil, c.pairs >= 1000 {
+            calibration = c
+        }
+        if calibration == nil {
+            if !quiet { warn("studio: calibrating the generated-face threshold (once; saved to \(file))") }
+            var bar = ProgressBar("calibrating", total: 48)
+            let c = GeneratedCalibration.run(generator: generator, pipeline: pipeline, faces: 48) { bar.update($0) }
+            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+            do {
+                try FileManager.default.createDirectory(atPath: paths.home + "/calibration", withIntermediateDirectories: true)
+                try enc.encode(c).write(to: URL(fileURLWithPath: file), options: .atomic)
+            } catch { warn("studio: could not save the calibration to \(file): \(error)") }
+            calibration = c
+        }
+        let c = calibration!
+        let sigma = c.distanceNoise ?? 0.01
+        let judge = FaceIdentityJudge(pipeline: pipeline, uncertainty: UncertaintyModel(threshold: c.threshold, sigma: sigma, band: sigma,
+                                                                                      lookalikeThreshold: LookalikeCalibration.threshold),
+                                      minimumSide: c.renderSize)
+        return LocalEngine(generator: generator, pipeline: pipeline, calibration: c, judge: judge)
+    }
+
+    func backend(injectIdentity: Bool) -> LocalBackend {
+        LocalBackend(generator: generator, pipeline: pipeline, injectIdentity: injectIdentity, planPrompt: LocalPrompts.plan)
+    }
+
+    /// One line for people: what the verdicts are measured against.
+    var calibrationLine: String {
+        "threshold \(fmt(calibration.threshold, 3)) for generated faces (at most \(fmt(calibration.targetFalseAcceptRate * 100, 0))% of " +
+            "\(calibration.pairs) different-seed pairs pass; dlib's 0.6 would pass \(fmt(calibration.falseAcceptRateAtDlibThreshold * 100, 1))%), " +
+            "uncertain within ±\(fmt(judge.uncertainty.band, 3))"
+    }
+}
+
+/// The report written as runs/<id>/report.json.
+struct RunReport: Codable {
+    struct Character: Codable { var name: String; var tenant: String; var origin: String; var seed: String? }
+    struct Request: Codable {
+        var backend: String; var prompt: String; var negatives: [String]; var count: Int; var seed: UInt64
+        var maxAttempts: Int; var identityInjection: Bool
+    }
+    struct Calibration: Codable {
+        var domain: String; var threshold: Double; var uncertainBand: Double; var distanceNoise: Double?
+        var pairs: Int; var falseAcceptRate: Double
+    }
+    struct Summary: Codable { var passed: Int; var uncertain: Int; var failed: Int; var attempts: Int; var seconds: Double; var allPassed: Bool }
+    struct ShotFiles: Codable { var image: String?; var attempts: [String?] }
+    var id: String
+    var createdAt: Int64
+    var character: Character
+    var request: Request
+    var calibration: Calibration
+    var ladder: [StrictnessStep]
+    var shots: [ShotResult]
+    var files: [ShotFiles]
+    var contactSheet: String
+    var scorePlot: String
+    var summary: Summary
+}
+
+struct Gen: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate images of a character, verified against its identity.",
+        discussion: """
+        Every output is verified with the native face pipeline against the character; an output that
+        fails is diagnosed (which attributes drifted) and regenerated with stricter conditioning: a higher
+        identity strength, more and heavier negatives, and suppressors targeting the diagnosed drift, up to
+        --max-attempts. Results near the threshold are 'uncertain', never a confident pass.
+
+        Writes a run folder ($STUDIO_HOME/runs/<id>, or --out DIR): shot-NN.png (the chosen image of each
+        shot), attempts/shot-NN-attempt-K.png, report.json (every attempt: strictness, negatives, scores,
+        diagnosed modes, timings), contact-sheet.png and scores.png (identity distance per attempt).
+
+        The local backend understands a small prompt vocabulary (studio gen --vocabulary lists it); other
+        words are reported as ignored. Exit status: 0 every shot passed, 1 otherwise, 2 bad input.
+        """)
+
+    @Option(help: "Backend: 'local' (the built-in generator).") var backend: String = "local"
+    @Option(help: "The character to generate.") var character: String?
+    @Option(help: "What to generate.") var prompt: String = ""
+    @Option(name: .customLong("negative"), help: "Something to avoid (repeat for several).") var negatives: [String] = []
+    @Option(help: "Shots to generate.") var count: Int = 1
+    @Option(help: "Seed of the first shot (shot i uses seed + i); default: drawn from the clock and reported.") var seed: UInt64?
+    @Option(help: "Attempts per shot.") var maxAttempts: Int = 3
+    @Option(help: "Run folder (must not exist); default $STUDIO_HOME/runs/<id>.") var out: String?
+    @Flag(help: "Ablation: draw from the seed without identity injection (the loop still verifies).") var noIdentityInjection = false
+    @Flag(help: "List the local backend's prompt vocabulary and exit.") var vocabulary = false
+    @OptionGroup var store: StoreOptions
+
+    func validate() throws {
+        guard (1...1000).contains(count) else { throw ValidationError("--count must be 1...1000") }
+        guard (1...10).contains(maxAttempts) else { throw ValidationError("--max-attempts must be 1...10") }
+        if !vocabulary && character == nil { throw ValidationError("--character is required") }
+    }
+
+    func run() throws {
+        if vocabulary { print(LocalPrompts.vocabularyTable()); return }
+        guard backend == "local" else {
+            warn("studio: unknown backend '\(backend)': this build has only 'local' (remote adapters are not installed)")
+            throw badInputExit
+        }
+        let characterRecord = try withStore { try $0.character(named: character!, tenant: store.tenant) }
+        let engine = try LocalEngine.load(quiet: store.json)
+        let backendImpl = engine.backend(injectIdentity: !noIdentityInjection)
+        let firstSeed = seed ?? UInt64(truncatingIfNeeded: Int64(Date().timeIntervalSince1970 * 1000))
+        let loop = VerificationLoop(maxAttempts: maxAttempts)
+        let paths = StudioPaths.fromEnvironment()
+        let id = RunFolder.makeId(seed: firstSeed)
+        let folder = out ?? (paths.home + "/runs/" + id)
+        let writer: RunFolder
+        do { writer = try RunFolder(final: folder) } catch { warn("studio: \(error)"); throw badInputExit }
+
+        if !store.json {
+            print("studio gen: \(count) shot(s) of \(characterRecord.name) on the local backend, seed \(firstSeed), up to \(maxAttempts) attempt(s) each")
+            print("verifying against the \(engine.calibrationLine)")
+            let plan = LocalPrompts.plan(prompt)
+            for m in plan.messages { print("prompt: \(m)") }
+        }
+        let started = monotonicSeconds()
+        var runs: [ShotRun] = []
+        for i in 0..<count {
+            let shot = ShotRequest(index: i, prompt: prompt, negatives: negatives, seed: firstSeed &+ UInt64(i))
+            var bar: ProgressBar? = nil
+            let run = loop.run(shot: shot, character: characterRecord, backend: backendImpl, judge: engine.judge) { event in
+                switch event {
+                case .attemptStarted(_, let attempt, let step):
+                    bar = ProgressBar("shot \(i + 1)/\(count) attempt \(attempt)/\(maxAttempts) (identity \(fmt(step.identityStrength, 2)), negatives level \(step.level))", total: 100)
+                case .generating(_, _, let p):
+                    bar?.update(p.total > 0 ? p.done * 100 / p.total : 0)
+                case .attemptFinished(_, let a):
+                    bar?.update(100)
+                    if !store.json { print("  " + GenText.attemptLine(shot: i, a, threshold: engine.calibration.threshold)) }
+                }
+            }
+            if !store.json { print("shot \(i + 1): \(run.result.summary)") }
+            runs.append(run)
+        }
+        let seconds = monotonicSeconds() - started
+        let report = try writer.write(runs: runs, id: id, character: characterRecord, engine: engine,
+                                      request: .init(backend: backend, prompt: prompt, negatives: negatives, count: count, seed: firstSeed,
+                                                     maxAttempts: maxAttempts, identityInjection: !noIdentityInjection),
+                                      ladder: Array(loop.ladder.steps.prefix(maxAttempts)), seconds: seconds)
+        if store.json {
+            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+            print(JSON.object([("run", JSON.string(writer.final)), ("report", String(decoding: try enc.encode(report), as: UTF8.self))]))
+        } else {
+            let s = report.summary
+            print("\(s.passed) of \(count) shot(s) passed (\(s.uncertain) uncertain, \(s.failed) failed) in \(fmt(seconds, 1)) s, \(s.attempts) attempt(s)")
+            print("run folder: \(writer.final)")
+        }
+        if !report.summary.allPassed { throw ExitCode(1) }
+    }
+}
+
+/// Human-readable lines shared by gen and bench.
+enum GenText {
+    static func attemptLine(shot: Int, _ a: AttemptRecord, threshold: Double) -> String {
+        var s = "attempt \(a.attempt): identity strength \(fmt(a.strictness.identityStrength, 2)), negatives level \(a.strictness.level)"
+        if !a.targetedModes.isEmpty { s += ", targeting " + a.targetedModes.joined(separator: ", ") }
+        if let e = a.error { return s + " — backend error: \(e)" }
+        guard let j = a.judgement else { return s }
+        switch j.verdict {
+        case .noFace: s += " — NO FACE"
+        default:
+            s += " — distance \(fmt(j.distance ?? .nan, 3)) vs \(fmt(j.threshold, 3))\(j.threshold < threshold ? " (lookalike threshold)" : ""): " +
+                "\(j.verdict.rawValue.uppercased()) (confidence \(fmt(j.confidence, 2)))"
+        }
+        if let ev = a.notes["evaluations"], a.notes["identity_injection"] == 1 {
+            s += "; searched \(Int(ev)) latents" + (a.notes["anchored"] == 1 ? " near the character's anchor" : " (no anchor)")
+            if let r = a.notes["drift_restarts"], r > 0 { s += ", \(Int(r)) drift restart(s)" }
+        }
+        s += String(format: "; %.1f s", a.generateSeconds + a.verifySeconds)
+        let drift = j.findings.filter { $0.modeId != "identity_drift" }.map(\.modeId)
+        if !drift.isEmpty { s += "; drift: " + drift.joined(separator: ", ") }
+        if !a.requestedChanges.isEmpty { s += "; as asked: " + a.requestedChanges.map(\.modeId).joined(separator: ", ") }
+        return s
+    }
+}
+
+/// A run folder, written under a temporary name and renamed into place when complete, so a run
+/// folder either is whole or does not exist (a crash leaves `<name>.partial`).
+struct RunFolder {
+    let final: String
+    let partial: String
+
+    struct Failure: Error, CustomStringConvertible { let description: String }
+
+    static func makeId(seed: UInt64) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX"); f.timeZone = TimeZone(identifier: "UTC"); f.dateFormat = "yyyyMMdd-HHmmss"
+        var g = SplitMix64(seed: seed ^ UInt64(UInt32(truncatingIfNeeded: getpid())) ^ UInt64(Date().timeIntervalSince1970 * 1e6))
+        return f.string(from: Date()) + "-" + String(g.next() & 0xffffff, radix: 16)
+    }
+
+    init(final: String) throws {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: final, isDirectory: &isDir) {
+            throw Failure(description: "\(final) already exists; choose another --out (a run folder is never overwritten)")
+        }
+        self.final = final
+        self.partial = final + ".partial"
+        try? fm.removeItem(atPath: partial)
+        do { try fm.createDirectory(atPath: partial + "/attempts", withIntermediateDirectories: true) } catch {
+            throw Failure(description: "cannot create \(partial): \(error.localizedDescription)")
+        }
+    }
+
+    func write(runs: [ShotRun], id: String, character c: CharacterRecord, engine: LocalEngine, request: RunReport.Request,
+               ladder: [StrictnessStep], seconds: Double) throws -> RunReport {
+        var files: [RunReport.ShotFiles] = []
+        var tiles: [(title: String, tiles: [ContactSheet.Tile])] = []
+        for run in runs {
+            let n = String(format: "%02d", run.result.shot.index + 1)
+            var attemptFiles: [String?] = []
+            var rowTiles: [ContactSheet.Tile] = []
+            for (k, img) in run.images.enumerated() {
+                guard let img else { attemptFiles.append(nil); continue }
+                let name = "attempts/shot-\(n)-attempt-\(k + 1).png"
+                try ImageIO.writePNG(img, to: partial + "/" + name)
+                attemptFiles.append(name)
+                let a = run.result.attempts[k]
+                let j = a.judgement
+                let colour: Colour = j?.verdict == .pass ? .pass : (j?.verdict == .uncertain ? .grey : .fail)
+                var captions = ["A\(k + 1) " + (j?.verdict.rawValue.uppercased() ?? "ERROR"),
+                                "D " + (j?.distance.map { fmt($0, 3) } ?? "-") + " S \(fmt(a.strictness.identityStrength, 2))"]
+                let drift = (j?.findings ?? []).filter { $0.modeId != "identity_drift" }.map(\.modeId)
+                if !drift.isEmpty { captions.append(String(drift.joined(separator: ",").uppercased().prefix(30))) }
+                rowTiles.append(ContactSheet.Tile(image: img, box: j?.box, captions: captions, colour: colour))
+            }
+            var chosen: String? = nil
+            if let k = run.result.chosenAttempt, k >= 1, k <= run.images.count, let img = run.images[k - 1] {
+                chosen = "shot-\(n).png"
+                try ImageIO.writePNG(img, to: partial + "/" + chosen!)
+            }
+            files.append(.init(image: chosen, attempts: attemptFiles))
+            tiles.append((title: "SHOT \(run.result.shot.index + 1): \(run.result.status.rawValue.uppercased())", tiles: rowTiles))
+        }
+        try ImageIO.writePNG(ContactSheet.render(rows: tiles), to: partial + "/contact-sheet.png")
+        try ImageIO.writePNG(ScorePlotter.render(runs.map(\.result), threshold: engine.calibration.threshold,
+                                                 band: engine.judge.uncertainty.band, character: c.name), to: partial + "/scores.png")
+        let results = runs.map(\.result)
+        let cal = engine.calibration
+        let report = RunReport(
+            id: id, createdAt: Int64(Date().timeIntervalSince1970),
+            character: .init(name: c.name, tenant: c.tenant, origin: c.metadata["origin"] ?? "photos", seed: c.metadata["seed"]),
+            request: request,
+            calibration: .init(domain: cal.domain, threshold: cal.threshold, uncertainBand: engine.judge.uncertainty.band,
+                               distanceNoise: cal.distanceNoise, pairs: cal.pairs, falseAcceptRate: cal.targetFalseAcceptRate),
+            ladder: ladder, shots: results, files: files, contactSheet: "contact-sheet.png", scorePlot: "scores.png",
+            summary: .init(passed: results.filter { $0.status == .passed }.count, uncertain: results.filter { $0.status == .uncertain }.count,
+                           failed: results.filter { $0.status == .failed }.count, attempts: results.reduce(0) { $0 + $1.attempts.count },
+                           seconds: seconds, allPassed: results.allSatisfy { $0.status == .passed }))
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try enc.encode(report).write(to: URL(fileURLWithPath: partial + "/report.json"), options: .atomic)
+        guard rename(partial, final) == 0 else {
+            throw Failure(description: "cannot move \(partial) to \(final): \(String(cString: strerror(errno)))")
+        }
+        return report
+    }
+}
