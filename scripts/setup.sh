@@ -539,6 +539,24 @@ main_job() {
     "$studio" verify --character obama --tenant demo --sheet "$STUDIO_HOME/runs/demo-verify-fail.png" "$fr/biden.jpg" || status=$?
     [ "$status" = 1 ] || die "verify biden.jpg against obama: expected exit 1 (fail), got $status"
     log "contact sheets: $STUDIO_HOME/runs/demo-verify-pass.png, $STUDIO_HOME/runs/demo-verify-fail.png"
+    # Local generation: a fictional character drawn from the generator, then shots verified against it
+    # (the first gen in a fresh home measures the generated-face threshold, ~15 s, and saves it).
+    "$studio" character rm ada --tenant demo >/dev/null 2>&1 || true
+    log "studio character create ada --seed 1 --tenant demo"
+    "$studio" character create ada --seed 1 --tenant demo
+    local run="$STUDIO_HOME/runs/demo-gen"
+    rm -rf "$run" "$run.partial"
+    log "studio gen --backend local --character ada --prompt 'head turned left, warmer tones' --count 3 --seed 5 (pass expected)"
+    "$studio" gen --backend local --character ada --tenant demo --prompt "head turned left, warmer tones" \
+        --count 3 --seed 5 --out "$run"
+    log "run folder: $run (report.json, contact-sheet.png, scores.png)"
+    # The real-photo character cannot be drawn by the small generator: exit 1 with the best distance.
+    run="$STUDIO_HOME/runs/demo-gen-obama"
+    rm -rf "$run" "$run.partial"
+    log "studio gen --backend local --character obama --max-attempts 1 (fail expected: the generator cannot reach a real face)"
+    status=0
+    "$studio" gen --backend local --character obama --tenant demo --prompt "portrait" --seed 1 --max-attempts 1 --out "$run" || status=$?
+    [ "$status" = 1 ] || die "gen for the real-photo character: expected exit 1 (not reachable), got $status"
 }
 
 step_run() {

@@ -231,6 +231,8 @@ public struct AttemptRecord: Sendable, Codable, Equatable {
     public var negativeModes: [String]
     /// Modes targeted because an earlier attempt drifted in them.
     public var targetedModes: [String]
+    /// The suppressor fragments each targeted mode put in the negative prompt.
+    public var targetedSuppressors: [String: [String]] = [:]
     public var judgement: Judgement?
     /// Findings the prompt asked for (`GeneratedOutput.requestedModes`), moved out of the judgement's
     /// findings: reported, not counted as drift.
@@ -321,6 +323,10 @@ public struct VerificationLoop: Sendable {
             var record = AttemptRecord(attempt: attempt, seed: c.seed, strictness: step, negativePrompt: negative.text,
                                        negativeModes: negative.modeIds, targetedModes: targeted, judgement: nil, error: nil,
                                        generateSeconds: 0, verifySeconds: 0, notes: [:], messages: [])
+            for id in targeted {
+                let texts = negative.fragments.filter { $0.source == .targeted(id) }.map(\.text)
+                if !texts.isEmpty { record.targetedSuppressors[id] = texts }
+            }
             var stop = false
             do {
                 let out = try backend.generate(c) { p in events(.generating(shot: shot.index, attempt: attempt, p)) }

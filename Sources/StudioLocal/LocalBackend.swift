@@ -387,11 +387,12 @@ public struct LocalBackend: GenerationBackend, Sendable {
         return z.map { $0 * k }
     }
 
-    /// `z` with each target's projection set, then put back on the sphere. Directions need not be
+    /// `z` with each target's projection set, then put back on the sphere (`z` itself when there are
+    /// no targets: a seed's own draw stays exactly that draw). Directions need not be
     /// orthogonal: the targets are set in turn, four sweeps (each sweep shrinks the error of
     /// overlapping directions by their overlap, at most 0.36 between the discovered ones).
     public static func applyTargets(_ z: [Float], _ targets: [PromptTarget]) -> [Float] {
-        guard !targets.isEmpty else { return onSphere(z) }
+        guard !targets.isEmpty else { return z }
         var out = z
         for _ in 0..<4 {
             for t in targets {

@@ -1,0 +1,157 @@
+import XCTest
+import Foundation
+
+/// `studio gen --backend local`: the verification loop end to end on the real generator and models.
+final class GenCLITests: XCTestCase {
+    /// A fresh STUDIO_HOME sharing the installed models and, when present, the generated-face calibration.
+    func freshHome() throws -> String {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("studio-gen-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: d.path + "/models", withDestinationPath: CLI.home + "/models")
+        let cal = CLI.home + "/calibration/generated.json"
+        if FileManager.default.fileExists(atPath: cal) {
+            try FileManager.default.createDirectory(atPath: d.path + "/calibration", withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: cal, toPath: d.path + "/calibration/generated.json")
+        }
+        addTeardownBlock { try? FileManager.default.removeItem(at: d) }
+        return d.path
+    }
+
+    func studio(_ args: [String], home: String) throws -> CLI.Result { try CLI.run(args, env: ["STUDIO_HOME": home]) }
+
+    func report(_ folder: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/report.json"))
+        return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    func isPNG(_ path: String, file: StaticString = #filePath, line: UInt = #line) {
+        let d = FileManager.default.contents(atPath: path) ?? Data()
+        XCTAssertGreaterThan(d.count, 100, path, file: file, line: line)
+        XCTAssertEqual(Array(d.prefix(8)), [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], path, file: file, line: line)
+    }
+
+    func shots(_ r: [String: Any]) -> [[String: Any]] { r["shots"] as! [[String: Any]] }
+    func attempts(_ shot: [String: Any]) -> [[String: Any]] { shot["attempts"] as! [[String: Any]] }
+    func judgement(_ a: [String: Any]) -> [String: Any] { a["judgement"] as! [String: Any] }
+
+    func testFictionalCharacterPassesAndTheRunFolderIsComplete() throws {
+        let home = try freshHome()
+        XCTAssertEqual(try studio(["character", "create", "ada", "--seed", "1"], home: home).status, 0)
+        let out = home + "/runs/first"
+        let r = try studio(["gen", "--backend", "local", "--character", "ada", "--prompt", "head turned left, warmer tones, in a red hat",
+                            "--negative", "blurry", "--count", "2", "--seed", "5", "--out", out, "--json"], home: home)
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        let top = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+        XCTAssertEqual(top["run"] as? String, out)
+        for f in ["shot-01.png", "shot-02.png", "attempts/shot-01-attempt-1.png", "contact-sheet.png", "scores.png"] { isPNG(out + "/" + f) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + ".partial"), "the partial folder was renamed into place")
+
+        let rep = try report(out)
+        let summary = rep["summary"] as! [String: Any]
+        XCTAssertEqual(summary["allPassed"] as? Bool, true)
+        XCTAssertEqual(summary["passed"] as? Int, 2)
+        let cal = rep["calibration"] as! [String: Any]
+        XCTAssertGreaterThanOrEqual(cal["pairs"] as! Int, 1000)
+        let threshold = cal["threshold"] as! Double
+        XCTAssertLessThan(threshold, 0.6)
+        XCTAssertEqual((rep["ladder"] as! [[String: Any]])[0]["identityStrength"] as? Double, 0.75)
+        XCTAssertEqual((rep["character"] as! [String: Any])["origin"] as? String, "generated")
+        for shot in shots(rep) {
+            XCTAssertEqual(shot["status"] as? String, "passed")
+            let last = attempts(shot).last!
+            let j = judgement(last)
+            XCTAssertEqual(j["verdict"] as? String, "pass")
+            XCTAssertLessThan(j["distance"] as! Double, threshold)
+            XCTAssertNotNil((j["selection"] as? [String: Any])?["anchored"], "a created character is searched near its anchor")
+            XCTAssertTrue((last["negativePrompt"] as! String).hasPrefix("blurry"))
+            let messages = last["messages"] as! [String]
+            XCTAssertTrue(messages.contains { $0.contains("ignored") && $0.contains("\"red\"") && $0.contains("\"hat\"") }, "\(messages)")
+            XCTAssertTrue(messages.contains { $0.contains("head turned left") && $0.contains("yaw") }, "\(messages)")
+            let notes = last["notes"] as! [String: Double]
+            XCTAssertLessThan(notes["projection.yaw"]!, 0, "turned left: towards negative yaw")
+            XCTAssertGreaterThan(notes["projection.warmth"]!, 0)
+        }
+
+        // Seeded: the same request gives the same distances.
+        let again = home + "/runs/again"
+        XCTAssertEqual(try studio(["gen", "--character", "ada", "--prompt", "head turned left, warmer tones, in a red hat", "--negative", "blurry",
+                                   "--count", "2", "--seed", "5", "--out", again], home: home).status, 0)
+        let d1 = shots(rep).map { attempts($0).map { judgement($0)["distance"] as! Double } }
+        let d2 = shots(try report(again)).map { attempts($0).map { judgement($0)["distance"] as! Double } }
+        XCTAssertEqual(d1, d2)
+        XCTAssertEqual(FileManager.default.contents(atPath: out + "/shot-01.png"), FileManager.default.contents(atPath: again + "/shot-01.png"))
+    }
+
+    /// Without identity injection the first draw is a stranger that also drifts in measurable attributes;
+    /// the retry targets exactly those modes, with their suppressors in its negatives.
+    func testFirstAttemptDriftIsRetriedWithItsSuppressors() throws {
+        let home = try freshHome()
+        XCTAssertEqual(try studio(["character", "create", "ada", "--seed", "1"], home: home).status, 0)
+        let out = home + "/runs/drift"
+        let r = try studio(["gen", "--character", "ada", "--prompt", "portrait", "--seed", "3", "--max-attempts", "2",
+                            "--no-identity-injection", "--out", out], home: home)
+        XCTAssertEqual(r.status, 1, "a stranger is not the character: " + r.stdout)
+        let a = attempts(shots(try report(out))[0])
+        XCTAssertEqual(a.count, 2)
+        let diagnosed = (judgement(a[0])["findings"] as! [[String: Any]]).map { $0["modeId"] as! String }
+        let attributeModes = diagnosed.filter { $0 != "identity_drift" }
+        XCTAssertFalse(attributeModes.isEmpty, "attempt 1 drifts in a measurable attribute: \(diagnosed)")
+        XCTAssertEqual(a[0]["targetedModes"] as? [String], [])
+        let targeted = a[1]["targetedModes"] as! [String]
+        XCTAssertEqual(Set(targeted), Set(diagnosed), "attempt 2 targets what attempt 1 showed")
+        let suppressors = a[1]["targetedSuppressors"] as! [String: [String]]
+        let negative = a[1]["negativePrompt"] as! String
+        for mode in attributeModes {
+            let fragments = try XCTUnwrap(suppressors[mode], "\(mode) has a suppressor in the retry")
+            XCTAssertFalse(fragments.isEmpty)
+            for f in fragments { XCTAssertTrue(negative.contains(f), "\(f) in \(negative)") }
+        }
+        let s1 = a[0]["strictness"] as! [String: Any], s2 = a[1]["strictness"] as! [String: Any]
+        XCTAssertGreaterThan(s2["identityStrength"] as! Double, s1["identityStrength"] as! Double)
+        XCTAssertTrue(r.stdout.contains("targeting"), r.stdout)
+    }
+
+    /// A real-photo character: the generator has no latent for it, so the backend searches the whole latent
+    /// space and the output must beat the lookalike threshold; it cannot, and says so with the best distance.
+    func testRealPhotoCharacterIsNotReachedAndSaysSo() throws {
+        let home = try freshHome()
+        let add = try studio(["character", "add", "obama", "--ref", try CLI.photo("obama.jpg"), "--ref", try CLI.photo("obama2.jpg")], home: home)
+        XCTAssertEqual(add.status, 0, add.stderr)
+        let out = home + "/runs/obama"
+        let r = try studio(["gen", "--character", "obama", "--prompt", "portrait", "--seed", "1", "--max-attempts", "1", "--out", out], home: home)
+        XCTAssertEqual(r.status, 1, r.stdout + r.stderr)
+        let shot = shots(try report(out))[0]
+        XCTAssertEqual(shot["status"] as? String, "failed")
+        let best = try XCTUnwrap(shot["bestDistance"] as? Double)
+        let j = judgement(attempts(shot)[0])
+        let used = j["threshold"] as! Double
+        XCTAssertNotNil((j["selection"] as? [String: Any])?["unanchored"])
+        XCTAssertLessThan(used, 0.5, "a whole-space search is judged against the lookalike threshold")
+        XCTAssertGreaterThan(best, used, "no false pass")
+        let summary = shot["summary"] as! String
+        XCTAssertTrue(summary.contains("best distance") && summary.contains("did not reach"), summary)
+        XCTAssertTrue(r.stdout.contains("best distance"), r.stdout)
+    }
+
+    func testBadInputExits2() throws {
+        let home = try freshHome()
+        XCTAssertEqual(try studio(["character", "create", "ada", "--seed", "1"], home: home).status, 0)
+        let unknown = try studio(["gen", "--character", "nobody"], home: home)
+        XCTAssertEqual(unknown.status, 2)
+        XCTAssertTrue(unknown.stderr.contains("nobody"), unknown.stderr)
+        let backend = try studio(["gen", "--backend", "replicate-instantid", "--character", "ada"], home: home)
+        XCTAssertEqual(backend.status, 2)
+        XCTAssertTrue(backend.stderr.contains("replicate-instantid"), backend.stderr)
+        let taken = home + "/taken"
+        try FileManager.default.createDirectory(atPath: taken, withIntermediateDirectories: true)
+        try Data("keep".utf8).write(to: URL(fileURLWithPath: taken + "/mine.txt"))
+        let exists = try studio(["gen", "--character", "ada", "--out", taken], home: home)
+        XCTAssertEqual(exists.status, 2)
+        XCTAssertTrue(exists.stderr.contains("already exists"), exists.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: taken), ["mine.txt"], "an existing folder is left alone")
+        XCTAssertNotEqual(try studio(["gen", "--character", "ada", "--count", "0"], home: home).status, 0)
+        let vocab = try studio(["gen", "--vocabulary"], home: home)
+        XCTAssertEqual(vocab.status, 0)
+        XCTAssertTrue(vocab.stdout.contains("yaw") && vocab.stdout.contains("ignored"), vocab.stdout)
+    }
+}
