@@ -236,7 +236,20 @@ public struct LocalBackend: GenerationBackend, Sendable {
         var steps = [Double](repeating: options.initialStep, count: chains.count)
         var lagging = [Int](repeating: 0, count: chains.count)
         var generation = 0
-        while !(best.map(done) ?? false) && evaluations < budget {
+        var confirmations = 0
+        // The search measures at `detectionSize`; the judge detects on the full render. Before stopping,
+        // the candidate is measured the judge's way; if that misses, its distance is corrected and the
+        // search goes on.
+        func confirm() -> Bool {
+            guard var b = best, done(b) else { return false }
+            confirmations += 1
+            let d = self.judgeDistance(b.z, character: c.character)
+            b.distance = d
+            b = rescore(b)
+            best = b
+            return d.map { $0 < goal + options.targetMargin / 2 } ?? false
+        }
+        while evaluations < budget && !confirm() {
             generation += 1
             var proposals: [[Float]] = []
             var owner: [Int] = []
@@ -279,7 +292,7 @@ public struct LocalBackend: GenerationBackend, Sendable {
         var notes: [String: Double] = [
             "identity_injection": 1, "identity_strength": s, "anchored": anchor == nil ? 0 : 1, "threshold": selectionThreshold, "evaluations": Double(evaluations), "budget": Double(budget),
             "generations": Double(generation), "drift_restarts": Double(restarts), "search_distance": chosen.distance ?? .nan,
-            "search_goal": goal, "prompt_shortfall": chosen.shortfall, "penalty": chosen.penalty,
+            "search_goal": goal, "judge_checks": Double(confirmations), "prompt_shortfall": chosen.shortfall, "penalty": chosen.penalty,
             "penalty_terms": Double(penalties.count), "reached_goal": done(chosen) ? 1 : 0, "search_seconds": monotonicSeconds() - t0,
         ]
         var messages = plan.messages
@@ -339,6 +352,13 @@ public struct LocalBackend: GenerationBackend, Sendable {
                                threshold: threshold, goal: goal)
         }
         return out
+    }
+
+    /// The distance the judge will measure for a latent: full render, MMOD without upsampling, the
+    /// largest face (nil: no face).
+    func judgeDistance(_ z: [Float], character: CharacterRecord) -> Double? {
+        let big = render(generator.generate([z])[0])
+        return pipeline.faces(in: big, upsample: 0).max(by: { $0.box.area < $1.box.area })?.descriptor.distance(to: character.identity)
     }
 
     /// One draw's identity distance (nil: no face) and the penalised modes it shows.
