@@ -13,6 +13,9 @@ let package = Package(
         .executable(name: "studio", targets: ["studio"]),
         .library(name: "StudioKit", targets: ["StudioKit"]),
         .library(name: "StudioFace", targets: ["StudioFace"]),
+        .library(name: "AdapterSDK", targets: ["AdapterSDK"]),
+        // Adapters: one dynamic library each, loaded with dlopen (lib<Name>Adapter.so).
+        .library(name: "ReplicateInstantIDAdapter", type: .dynamic, targets: ["ReplicateInstantIDAdapter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -43,11 +46,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: - Adapter platform
+        // The C ABI (one header), the SDK an adapter author imports, and the host side that loads them.
+        .target(name: "CStudioAdapter"),
+        .target(name: "AdapterSDK", dependencies: ["CStudioAdapter"], swiftSettings: swiftSettings),
+        .target(name: "StudioAdapterHost", dependencies: ["CStudioAdapter", "AdapterSDK"], swiftSettings: swiftSettings),
+        .target(name: "ReplicateInstantIDAdapter", dependencies: ["AdapterSDK"], path: "adapters/replicate-instantid",
+                exclude: ["README.md"], swiftSettings: swiftSettings),
+
         // MARK: - CLI
         .executableTarget(
             name: "studio",
             dependencies: [
-                "StudioKit", "StudioTensor", "StudioImage", "StudioFace", "StudioStore", "StudioLocal",
+                "StudioKit", "StudioTensor", "StudioImage", "StudioFace", "StudioStore", "StudioLocal", "StudioAdapterHost", "AdapterSDK",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -65,6 +76,7 @@ let package = Package(
         ),
         .testTarget(name: "StudioCLITests", dependencies: ["studio"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioStoreTests", dependencies: ["StudioStore", "StudioKit"], swiftSettings: swiftSettings),
+        .testTarget(name: "AdapterTests", dependencies: ["StudioAdapterHost", "AdapterSDK"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioLocalTests", dependencies: ["StudioLocal", "StudioTensor", "StudioKit"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,134 @@
+import XCTest
+import Foundation
+import AdapterSDK
+@testable import StudioAdapterHost
+
+/// Loads the built adapters through dlopen and the C vtable, as `studio` does.
+final class AdapterTests: XCTestCase {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures").path
+
+    /// The built `lib<Name>Adapter.so` beside the test bundle.
+    static func library(_ name: String) throws -> String {
+        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        while dir.path != "/" {
+            let p = dir.appendingPathComponent("lib\(name)Adapter.so").path
+            if FileManager.default.fileExists(atPath: p) { return p }
+            dir = dir.deletingLastPathComponent()
+        }
+        XCTFail("lib\(name)Adapter.so not built (swift build builds every product)")
+        throw XCTSkip("adapter not built")
+    }
+
+    static let goldenRequest = AdapterRequest(
+        character: .init(name: "ada", attributes: ["eye_colour": "brown"], embedding: [Float](repeating: 0.01, count: 128), referenceCount: 1),
+        prompt: "portrait of ada, head turned left", negativePrompt: "blurry, blue eyes, green eyes",
+        negativePromptWeighted: "blurry, (blue eyes:1.5), (green eyes:1.5)", strictness: .init(level: 1, identityStrength: 0.85),
+        seed: 42, width: 1024, height: 1024)
+    static let png = AdapterImage(bytes: [0x89, 0x50, 0x4E, 0x47], mimeType: "image/png")
+
+    func testGoldenRequestThroughTheCVTable() throws {
+        let a = try LoadedAdapter(path: try Self.library("ReplicateInstantID"))
+        XCTAssertEqual(a.manifest.name, "replicate-instantid")
+        XCTAssertEqual(a.manifest.surface.auth.credential, "REPLICATE_API_TOKEN")
+        let plans = try a.buildRequest(Self.goldenRequest, images: [Self.png])
+        XCTAssertEqual(plans.count, 1)
+        let golden = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/adapters/replicate-instantid.submit.json"))) as? [String: Any])
+        let p = plans[0]
+        XCTAssertEqual(p.purpose, golden["purpose"] as? String)
+        XCTAssertEqual(p.method, golden["method"] as? String)
+        XCTAssertEqual(p.url, golden["url"] as? String)
+        XCTAssertEqual(p.headers, golden["headers"] as? [String: String])
+        XCTAssertEqual(p.authenticated, golden["authenticated"] as? Bool)
+        let body = try XCTUnwrap(JSONSerialization.jsonObject(with: Data((p.jsonBody ?? "").utf8)) as? NSDictionary)
+        XCTAssertEqual(body, golden["body"] as? NSDictionary)
+        // No credential anywhere in what the adapter produced.
+        XCTAssertFalse(AdapterJSON.encode(plans).lowercased().contains("authorization"))
+    }
+
+    func testResponsesMapToJobStatesAndTypedErrors() throws {
+        let a = try LoadedAdapter(path: try Self.library("ReplicateInstantID"))
+        func parse(_ status: Int, _ body: String, headers: [String: String] = [:]) throws -> JobUpdate {
+            try a.parseResponse(AdapterResponse(purpose: "submit", status: status, headers: headers), body: Array(body.utf8))
+        }
+        func error(_ status: Int, _ body: String, headers: [String: String] = [:]) -> AdapterError? {
+            do { _ = try parse(status, body, headers: headers); return nil } catch { return error as? AdapterError }
+        }
+        let running = try parse(201, #"{"id":"p1","status":"processing","urls":{"get":"https://api.replicate.com/v1/predictions/p1"}}"#)
+        XCTAssertEqual(running, JobUpdate(state: "running", pollURL: "https://api.replicate.com/v1/predictions/p1", jobId: "p1"))
+        let done = try parse(200, #"{"id":"p1","status":"succeeded","output":["https://replicate.delivery/x/out-0.png"]}"#)
+        XCTAssertEqual(done.outputs, [.init(url: "https://replicate.delivery/x/out-0.png", kind: "image")])
+        XCTAssertEqual(done.state, "succeeded")
+
+        let throttled = error(429, #"{"detail":"Request was throttled. Expected available in 1 second."}"#)
+        XCTAssertEqual(throttled?.code, "rate_limited"); XCTAssertEqual(throttled?.retryable, true); XCTAssertEqual(throttled?.retryAfterSeconds, 1)
+        XCTAssertEqual(error(429, "{}", headers: ["retry-after": "7"])?.retryAfterSeconds, 7)
+        XCTAssertEqual(error(401, #"{"title":"Unauthenticated","detail":"Invalid token"}"#)?.code, "auth")
+        XCTAssertEqual(error(401, "{}")?.retryable, false)
+        XCTAssertEqual(error(422, #"{"detail":"input.width: must be >= 512"}"#)?.code, "invalid_request")
+        let server = error(503, "<html>bad gateway</html>")
+        XCTAssertEqual(server?.code, "server"); XCTAssertEqual(server?.retryable, true)
+        XCTAssertEqual(error(200, "not json")?.code, "malformed_response")
+        XCTAssertEqual(error(200, #"{"id":"p1"}"#)?.code, "malformed_response")
+        XCTAssertEqual(error(200, #"{"id":"p1","status":"failed","error":"No face detected in the image"}"#)?.code, "no_face")
+        XCTAssertEqual(error(200, #"{"id":"p1","status":"teleported"}"#)?.code, "malformed_response")
+        XCTAssertNotNil(error(200, String(repeating: "[", count: 10_000)), "hostile nesting is an error, not a crash")
+    }
+
+    func testBuildWithoutAnImageIsATypedError() throws {
+        let a = try LoadedAdapter(path: try Self.library("ReplicateInstantID"))
+        XCTAssertThrowsError(try a.buildRequest(Self.goldenRequest, images: [])) { e in
+            XCTAssertEqual((e as? AdapterError)?.code, "invalid_request")
+        }
+    }
+
+    func testLoadErrorsNameTheFile() {
+        func kind(_ path: String) -> AdapterLoadError.Kind? {
+            do { _ = try LoadedAdapter(path: path); return nil } catch { return error.kind }
+        }
+        XCTAssertEqual(kind("/nonexistent/libNopeAdapter.so"), .open)
+        let notLibrary = FileManager.default.temporaryDirectory.appendingPathComponent("libGarbageAdapter-\(UUID().uuidString).so").path
+        _ = FileManager.default.createFile(atPath: notLibrary, contents: Data("not an ELF file".utf8))
+        defer { try? FileManager.default.removeItem(atPath: notLibrary) }
+        XCTAssertEqual(kind(notLibrary), .open)
+        // A real shared library that is not an adapter.
+        let libz = ["/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1"].first { FileManager.default.fileExists(atPath: $0) }
+        if let libz { XCTAssertEqual(kind(libz), .noEntry) }
+    }
+
+    func testManifestAndPlanRules() {
+        var m = ReplicateLikeManifest.make()
+        XCTAssertEqual(ManifestValidator.problems(m), [])
+        m.name = "Bad Name"; m.surface.mode = "carrier-pigeon"; m.surface.allowedHosts = ["*.example.com"]
+        m.surface.auth.credential = "lower"; m.surface.strengthKnobs = [.init(name: "k", minimum: 1, maximum: 0, defaultValue: 2, mapping: "")]
+        XCTAssertEqual(ManifestValidator.problems(m).count, 5, "\(ManifestValidator.problems(m))")
+        let good = ReplicateLikeManifest.make()
+        XCTAssertNil(ManifestValidator.problem(plan: .init(purpose: "submit", method: "POST", url: "https://api.replicate.com/v1/x"), manifest: good))
+        XCTAssertNotNil(ManifestValidator.problem(plan: .init(purpose: "submit", method: "POST", url: "http://api.replicate.com/v1/x"), manifest: good))
+        XCTAssertNotNil(ManifestValidator.problem(plan: .init(purpose: "submit", method: "POST", url: "https://evil.example/steal"), manifest: good))
+        XCTAssertNotNil(ManifestValidator.problem(plan: .init(purpose: "submit", method: "POST", url: "https://api.replicate.com/v1/x",
+                                                              headers: ["Authorization": "Bearer x"]), manifest: good))
+    }
+
+    func testDiscoveryOrder() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("adapters-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        for d in ["a", "b"] { try FileManager.default.createDirectory(atPath: root + "/" + d, withIntermediateDirectories: true) }
+        for f in ["a/libOneAdapter.so", "b/libOneAdapter.so", "b/libTwoAdapter.so", "b/libNotAnAdapterHere.so"] {
+            _ = FileManager.default.createFile(atPath: root + "/" + f, contents: Data())
+        }
+        let dirs = AdapterDiscovery.searchPath(environment: ["STUDIO_ADAPTER_PATH": root + "/a"], home: root + "/home", executableDirectory: root + "/b")
+        XCTAssertEqual(dirs, [root + "/a", root + "/home/adapters", root + "/b"])
+        XCTAssertEqual(AdapterDiscovery.candidates(in: dirs), [root + "/a/libOneAdapter.so", root + "/b/libTwoAdapter.so"])
+    }
+}
+
+enum ReplicateLikeManifest {
+    static func make() -> AdapterManifest {
+        AdapterManifest(name: "replicate-test", version: "1", provider: "replicate", model: "m", summary: "s",
+                        surface: .init(referenceFields: ["image"], maxReferences: 1, negativePrompt: .init(supported: true),
+                                       strengthKnobs: [.init(name: "k", minimum: 0, maximum: 1, defaultValue: 0.5, mapping: "as is")],
+                                       mode: "poll", auth: .init(scheme: "bearer", credential: "REPLICATE_API_TOKEN"),
+                                       allowedHosts: ["api.replicate.com"], outputs: ["image"]))
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import AdapterSDK
+
+/// zsxkib/instant-id on Replicate: one face image (`image`), `negative_prompt`, and the identity
+/// strength on `ip_adapter_scale` (0-1, the model's default 0.8). Submits with `Prefer: wait` and
+/// polls `urls.get` when the prediction is not finished in time.
+public enum ReplicateInstantID: StudioAdapter {
+    static let ipAdapterScale = AdapterManifest.Knob(name: "ip_adapter_scale", minimum: 0, maximum: 1, defaultValue: 0.8,
+                                                     mapping: "identity strength 0...1, as is")
+    static let controlnetScale = AdapterManifest.Knob(name: "controlnet_conditioning_scale", minimum: 0, maximum: 1, defaultValue: 0.8,
+                                                      mapping: "fixed at the model's default 0.8 (it follows the face's keypoints, not identity)")
+
+    public static let manifest = AdapterManifest(
+        name: "replicate-instantid", version: "1.0.0", provider: "replicate", model: "zsxkib/instant-id",
+        summary: "InstantID on Replicate: one face reference, negative prompt, ip_adapter_scale for identity strength",
+        surface: .init(referenceFields: ["image"], maxReferences: 1,
+                       negativePrompt: .init(supported: true, weighting: "plain"),
+                       strengthKnobs: [ipAdapterScale, controlnetScale], mode: "poll",
+                       auth: .init(scheme: "bearer", credential: "REPLICATE_API_TOKEN"),
+                       allowedHosts: ["api.replicate.com", "replicate.delivery"], outputs: ["image"]))
+
+    struct Input: Encodable {
+        var image: String
+        var prompt: String
+        var negative_prompt: String
+        var ip_adapter_scale: Double
+        var controlnet_conditioning_scale: Double
+        var width: Int
+        var height: Int
+        var seed: UInt64
+        var num_outputs: Int
+        var output_format: String
+    }
+
+    public static func buildRequest(_ r: AdapterRequest, images: [AdapterImage]) throws(AdapterError) -> [HTTPRequestPlan] {
+        guard let face = images.first else {
+            throw AdapterError(code: "invalid_request", message: "instant-id needs one face image; none was given", retryable: false)
+        }
+        let input = Input(image: face.dataURL, prompt: r.prompt, negative_prompt: r.negativePrompt,
+                          ip_adapter_scale: AdapterSupport.map(r.strictness.identityStrength, onto: ipAdapterScale),
+                          controlnet_conditioning_scale: controlnetScale.defaultValue,
+                          width: min(2048, max(512, r.width)), height: min(2048, max(512, r.height)),
+                          seed: r.seed % 2_147_483_647, num_outputs: 1, output_format: "png")
+        struct Body: Encodable { var input: Input }
+        return [HTTPRequestPlan(purpose: "submit", method: "POST", url: "https://api.replicate.com/v1/models/zsxkib/instant-id/predictions",
+                                headers: ["Content-Type": "application/json", "Prefer": "wait=60"],
+                                jsonBody: AdapterJSON.encode(Body(input: input)))]
+    }
+
+    public static func parseResponse(_ r: AdapterResponse, body: [UInt8]) throws(AdapterError) -> JobUpdate {
+        guard (200..<300).contains(r.status) else {
+            let o = try? AdapterSupport.object(body, provider: "Replicate")
+            let detail = (o?["detail"] as? String) ?? (o?["title"] as? String) ?? "\(body.count)-byte body"
+            var e = AdapterSupport.httpError(r, detail: detail, provider: "Replicate")
+            // "Request was throttled. Expected available in 1 second."
+            if e.code == "rate_limited", e.retryAfterSeconds == nil, let range = detail.range(of: "available in ") {
+                e.retryAfterSeconds = Double(detail[range.upperBound...].prefix { $0.isNumber || $0 == "." })
+            }
+            throw e
+        }
+        let o = try AdapterSupport.object(body, provider: "Replicate")
+        guard let status = o["status"] as? String else {
+            throw AdapterError(code: "malformed_response", message: "Replicate prediction without a status", retryable: false)
+        }
+        let id = o["id"] as? String
+        let poll = (o["urls"] as? [String: Any])?["get"] as? String
+        switch status {
+        case "starting", "processing":
+            return JobUpdate(state: status == "starting" ? "queued" : "running", pollURL: poll, jobId: id)
+        case "succeeded":
+            let urls: [String]
+            if let list = o["output"] as? [String] { urls = list } else if let one = o["output"] as? String { urls = [one] } else { urls = [] }
+            guard !urls.isEmpty else {
+                throw AdapterError(code: "malformed_response", message: "Replicate prediction \(id ?? "?") succeeded without output", retryable: false)
+            }
+            return JobUpdate(state: "succeeded", outputs: urls.map { .init(url: $0, kind: "image") }, jobId: id)
+        case "failed", "canceled", "aborted":
+            let message = (o["error"] as? String) ?? status
+            if message.lowercased().contains("no face") {
+                throw AdapterError(code: "no_face", message: "instant-id found no face in the reference: \(message)", retryable: false)
+            }
+            if message.lowercased().contains("nsfw") {
+                throw AdapterError(code: "content_filtered", message: message, retryable: true)
+            }
+            throw AdapterError(code: "server", message: "Replicate prediction \(id ?? "?") \(status): \(message)", retryable: status != "canceled")
+        default:
+            throw AdapterError(code: "malformed_response", message: "Replicate prediction status '\(status)' is unknown", retryable: false)
+        }
+    }
+}
+
+@_cdecl("studio_adapter_v1")
+public func studioAdapterV1(_ host: UInt32) -> UnsafeRawPointer? { AdapterExport.vtable(ReplicateInstantID.self, host: host) }
