@@ -16,6 +16,9 @@ let package = Package(
         .library(name: "AdapterSDK", targets: ["AdapterSDK"]),
         // Adapters: one dynamic library each, loaded with dlopen (lib<Name>Adapter.so).
         .library(name: "ReplicateInstantIDAdapter", type: .dynamic, targets: ["ReplicateInstantIDAdapter"]),
+        // Test fixture only: crashes on purpose (out-of-process isolation tests). Its file name does not
+        // end in "Adapter.so", so discovery never offers it.
+        .library(name: "CrashTestFixture", type: .dynamic, targets: ["CrashTestAdapter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -53,6 +56,7 @@ let package = Package(
         .target(name: "StudioAdapterHost", dependencies: ["CStudioAdapter", "AdapterSDK"], swiftSettings: swiftSettings),
         .target(name: "ReplicateInstantIDAdapter", dependencies: ["AdapterSDK"], path: "adapters/replicate-instantid",
                 exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "CrashTestAdapter", dependencies: ["AdapterSDK"], path: "adapters/test-crash", swiftSettings: swiftSettings),
 
         // MARK: - CLI
         .executableTarget(

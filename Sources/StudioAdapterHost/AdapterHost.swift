@@ -7,7 +7,7 @@ import Glibc
 
 /// Why an adapter could not be loaded or used. Every case names the file.
 public struct AdapterLoadError: Error, CustomStringConvertible, Equatable {
-    public enum Kind: String, Sendable { case open, noEntry, refused, abiMismatch, tableTooSmall, badManifest, invalidManifest, badReply }
+    public enum Kind: String, Sendable { case open, noEntry, refused, abiMismatch, tableTooSmall, badManifest, invalidManifest, badReply, crashed }
     public let kind: Kind
     public let path: String
     public let detail: String

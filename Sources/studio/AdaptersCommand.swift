@@ -12,7 +12,12 @@ struct Adapters: ParsableCommand {
         (Sources/CStudioAdapter/include/studio_adapter.h). They are looked for in $STUDIO_ADAPTER_PATH
         (colon-separated), $STUDIO_HOME/adapters, then beside the studio executable (the package's built adapters).
         """,
-        subcommands: [AdaptersList.self, AdaptersInfo.self, AdaptersCheck.self])
+        subcommands: [AdaptersList.self, AdaptersInfo.self, AdaptersCheck.self, AdaptersServe.self])
+
+    /// The running studio executable (to start adapter processes).
+    static func executable() -> String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
 
     static func searchPath() -> [String] {
         let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")).map { ($0 as NSString).deletingLastPathComponent }
@@ -89,11 +94,23 @@ struct AdaptersCheck: ParsableCommand {
         commandName: "check", abstract: "Conformance checks of an adapter library: manifest, request shapes, error mapping, no secret leakage.",
         discussion: "Exit status: 0 every check passes, 1 a check fails, 2 the library cannot be loaded.")
     @Argument(help: "Path of lib<Name>Adapter.so.") var path: String
+    @Flag(help: "Run the adapter in a child process (crash isolation for third-party adapters).") var outOfProcess = false
     @Flag(help: "Machine-readable JSON output.") var json = false
 
     func run() throws {
-        let a: LoadedAdapter
-        do { a = try LoadedAdapter(path: path) } catch { warn("studio: \(error)"); throw badInputExit }
+        let a: AdapterEndpoint
+        var loadMs = 0.0
+        do {
+            if outOfProcess {
+                let t0 = Date()
+                a = try OutOfProcessAdapter(path: path, command: [Adapters.executable(), "adapters", "serve", path])
+                loadMs = Date().timeIntervalSince(t0) * 1000
+            } else {
+                let l = try LoadedAdapter(path: path)
+                loadMs = l.loadSeconds * 1000
+                a = l
+            }
+        } catch { warn("studio: \(error)"); throw badInputExit }
         var results: [(String, Bool, String)] = []
         func check(_ name: String, _ body: () throws -> (Bool, String)) {
             do { let (ok, detail) = try body(); results.append((name, ok, detail)) } catch { results.append((name, false, "\(error)")) }
@@ -105,7 +122,7 @@ struct AdaptersCheck: ParsableCommand {
             prompt: "portrait of a person", negativePrompt: "blurry, green eyes", negativePromptWeighted: "blurry, (green eyes:1.5)",
             strictness: .init(level: 1, identityStrength: 0.85), seed: 7, width: 1024, height: 1024)
         let png = AdapterImage(bytes: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], mimeType: "image/png")
-        check("manifest") { (true, "\(a.manifest.name) \(a.manifest.version): valid (\(fmt(a.loadSeconds * 1000, 1)) ms to load)") }
+        check("manifest") { (true, "\(a.manifest.name) \(a.manifest.version): valid (\(fmt(loadMs, 1)) ms to load\(outOfProcess ? ", out of process" : ""))") }
         var plans: [HTTPRequestPlan] = []
         check("build request") {
             plans = try a.buildRequest(request, images: Array(repeating: png, count: max(1, min(1, a.manifest.surface.maxReferences))))
@@ -140,6 +157,17 @@ struct AdaptersCheck: ParsableCommand {
             for (n, ok, d) in results { print("\(ok ? "PASS" : "FAIL")  \(n): \(d)") }
         }
         if results.contains(where: { !$0.1 }) { throw ExitCode(1) }
+    }
+}
+
+struct AdaptersServe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Run one adapter behind the stdio JSON protocol (started by the host for out-of-process mode).",
+        shouldDisplay: false)
+    @Argument var path: String
+    func run() throws {
+        let status = AdapterServer.serve(path: path)
+        if status != 0 { throw ExitCode(status) }
     }
 }
 

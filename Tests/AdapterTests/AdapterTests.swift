@@ -9,10 +9,10 @@ final class AdapterTests: XCTestCase {
         .appendingPathComponent("Fixtures").path
 
     /// The built `lib<Name>Adapter.so` beside the test bundle.
-    static func library(_ name: String) throws -> String {
+    static func library(_ name: String, file: String? = nil) throws -> String {
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         while dir.path != "/" {
-            let p = dir.appendingPathComponent("lib\(name)Adapter.so").path
+            let p = dir.appendingPathComponent(file ?? "lib\(name)Adapter.so").path
             if FileManager.default.fileExists(atPath: p) { return p }
             dir = dir.deletingLastPathComponent()
         }
@@ -130,5 +130,42 @@ enum ReplicateLikeManifest {
                                        strengthKnobs: [.init(name: "k", minimum: 0, maximum: 1, defaultValue: 0.5, mapping: "as is")],
                                        mode: "poll", auth: .init(scheme: "bearer", credential: "REPLICATE_API_TOKEN"),
                                        allowedHosts: ["api.replicate.com"], outputs: ["image"]))
+    }
+}
+
+/// Out-of-process mode: the same JSON over a child's stdio; a crashing adapter kills only its child.
+final class OutOfProcessTests: XCTestCase {
+    func studio() throws -> String {
+        let p = URL(fileURLWithPath: try AdapterTests.library("ReplicateInstantID")).deletingLastPathComponent().appendingPathComponent("studio").path
+        guard FileManager.default.isExecutableFile(atPath: p) else { XCTFail("studio not built beside the adapters"); throw XCTSkip("no studio") }
+        return p
+    }
+
+    func testSameAnswersAsInProcess() throws {
+        let lib = try AdapterTests.library("ReplicateInstantID")
+        let inProcess = try LoadedAdapter(path: lib)
+        let child = try OutOfProcessAdapter(path: lib, command: [try studio(), "adapters", "serve", lib])
+        XCTAssertEqual(child.manifest, inProcess.manifest)
+        XCTAssertEqual(try child.buildRequest(AdapterTests.goldenRequest, images: [AdapterTests.png]),
+                       try inProcess.buildRequest(AdapterTests.goldenRequest, images: [AdapterTests.png]))
+        XCTAssertThrowsError(try child.parseResponse(AdapterResponse(purpose: "submit", status: 429, headers: ["retry-after": "3"]), body: [])) { e in
+            XCTAssertEqual((e as? AdapterError)?.code, "rate_limited"); XCTAssertEqual((e as? AdapterError)?.retryAfterSeconds, 3)
+        }
+    }
+
+    func testACrashingAdapterCannotTakeTheHostDown() throws {
+        let lib = try AdapterTests.library("CrashTest", file: "libCrashTestFixture.so")
+        let child = try OutOfProcessAdapter(path: lib, command: [try studio(), "adapters", "serve", lib])
+        XCTAssertEqual(child.manifest.name, "test-crash")
+        XCTAssertEqual(try child.parseResponse(AdapterResponse(purpose: "submit", status: 200, headers: [:]), body: Array("{}".utf8)).state, "succeeded")
+        XCTAssertThrowsError(try child.parseResponse(AdapterResponse(purpose: "crash", status: 200, headers: [:]), body: [])) { e in
+            let err = e as? AdapterLoadError
+            XCTAssertEqual(err?.kind, .crashed)
+            XCTAssertTrue(err?.detail.contains("signal 11") ?? false, "\(e)")
+            XCTAssertTrue(err?.detail.contains("host is unaffected") ?? false, "\(e)")
+        }
+        // The host is alive and the next call gets a fresh child.
+        XCTAssertEqual(try child.parseResponse(AdapterResponse(purpose: "submit", status: 200, headers: [:]), body: Array("{}".utf8)).state, "succeeded")
+        XCTAssertEqual(try child.buildRequest(AdapterTests.goldenRequest, images: []).count, 1)
     }
 }
