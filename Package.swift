@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "AdapterSDK", targets: ["AdapterSDK"]),
         // Adapters: one dynamic library each, loaded with dlopen (lib<Name>Adapter.so).
         .library(name: "ReplicateInstantIDAdapter", type: .dynamic, targets: ["ReplicateInstantIDAdapter"]),
+        .library(name: "ReplicateFluxPuLIDAdapter", type: .dynamic, targets: ["ReplicateFluxPuLIDAdapter"]),
+        .library(name: "RunwayGen4Adapter", type: .dynamic, targets: ["RunwayGen4Adapter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -52,6 +54,10 @@ let package = Package(
         .target(name: "AdapterSDK", dependencies: ["CStudioAdapter"], swiftSettings: swiftSettings),
         .target(name: "StudioAdapterHost", dependencies: ["CStudioAdapter", "AdapterSDK"], swiftSettings: swiftSettings),
         .target(name: "ReplicateInstantIDAdapter", dependencies: ["AdapterSDK"], path: "adapters/replicate-instantid",
+                exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "ReplicateFluxPuLIDAdapter", dependencies: ["AdapterSDK"], path: "adapters/replicate-flux-pulid",
+                exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "RunwayGen4Adapter", dependencies: ["AdapterSDK"], path: "adapters/runway-gen4",
                 exclude: ["README.md"], swiftSettings: swiftSettings),
 
         // MARK: - CLI
