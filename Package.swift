@@ -19,6 +19,8 @@ let package = Package(
         // Test fixture only: crashes on purpose (out-of-process isolation tests). Its file name does not
         // end in "Adapter.so", so discovery never offers it.
         .library(name: "CrashTestFixture", type: .dynamic, targets: ["CrashTestAdapter"]),
+        .library(name: "ReplicateFluxPuLIDAdapter", type: .dynamic, targets: ["ReplicateFluxPuLIDAdapter"]),
+        .library(name: "RunwayGen4Adapter", type: .dynamic, targets: ["RunwayGen4Adapter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -57,6 +59,10 @@ let package = Package(
         .target(name: "ReplicateInstantIDAdapter", dependencies: ["AdapterSDK"], path: "adapters/replicate-instantid",
                 exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "CrashTestAdapter", dependencies: ["AdapterSDK"], path: "adapters/test-crash", swiftSettings: swiftSettings),
+        .target(name: "ReplicateFluxPuLIDAdapter", dependencies: ["AdapterSDK"], path: "adapters/replicate-flux-pulid",
+                exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "RunwayGen4Adapter", dependencies: ["AdapterSDK"], path: "adapters/runway-gen4",
+                exclude: ["README.md"], swiftSettings: swiftSettings),
 
         // MARK: - CLI
         .executableTarget(
