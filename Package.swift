@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "AdapterSDK", targets: ["AdapterSDK"]),
         // Adapters: one dynamic library each, loaded with dlopen (lib<Name>Adapter.so).
         .library(name: "ReplicateInstantIDAdapter", type: .dynamic, targets: ["ReplicateInstantIDAdapter"]),
+        .library(name: "ExampleCAdapter", type: .dynamic, targets: ["ExampleCAdapter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -26,6 +27,7 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CJSON", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
         // libjpeg and libpng report errors with longjmp, which Swift cannot use: a small C shim owns
         // the setjmp for decoding (libpng's simplified API gamma-converts, so decoding uses the full API).
         .target(name: "CStudioCodecs", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
@@ -53,6 +55,9 @@ let package = Package(
         .target(name: "StudioAdapterHost", dependencies: ["CStudioAdapter", "AdapterSDK"], swiftSettings: swiftSettings),
         .target(name: "ReplicateInstantIDAdapter", dependencies: ["AdapterSDK"], path: "adapters/replicate-instantid",
                 exclude: ["README.md"], swiftSettings: swiftSettings),
+        // An adapter written in C (json-c), against the header alone: the ABI is language-neutral.
+        .target(name: "ExampleCAdapter", dependencies: ["CStudioAdapter", "CJSON"], path: "adapters/example-c",
+                exclude: ["README.md"]),
 
         // MARK: - CLI
         .executableTarget(
