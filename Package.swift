@@ -81,7 +81,7 @@ let package = Package(
         ),
         .testTarget(name: "StudioCLITests", dependencies: ["studio"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioStoreTests", dependencies: ["StudioStore", "StudioKit"], swiftSettings: swiftSettings),
-        .testTarget(name: "AdapterTests", dependencies: ["StudioAdapterHost", "AdapterSDK"], swiftSettings: swiftSettings),
+        .testTarget(name: "AdapterTests", dependencies: ["StudioAdapterHost", "AdapterSDK", "CStudioAdapter"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioLocalTests", dependencies: ["StudioLocal", "StudioTensor", "StudioKit"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]
