@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "CrashTestFixture", type: .dynamic, targets: ["CrashTestAdapter"]),
         .library(name: "ReplicateFluxPuLIDAdapter", type: .dynamic, targets: ["ReplicateFluxPuLIDAdapter"]),
         .library(name: "RunwayGen4Adapter", type: .dynamic, targets: ["RunwayGen4Adapter"]),
+        .library(name: "ExampleCAdapter", type: .dynamic, targets: ["ExampleCAdapter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -31,6 +32,7 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CJSON", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
         // libjpeg and libpng report errors with longjmp, which Swift cannot use: a small C shim owns
         // the setjmp for decoding (libpng's simplified API gamma-converts, so decoding uses the full API).
         .target(name: "CStudioCodecs", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
@@ -63,6 +65,9 @@ let package = Package(
                 exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "RunwayGen4Adapter", dependencies: ["AdapterSDK"], path: "adapters/runway-gen4",
                 exclude: ["README.md"], swiftSettings: swiftSettings),
+        // An adapter written in C (json-c), against the header alone: the ABI is language-neutral.
+        .target(name: "ExampleCAdapter", dependencies: ["CStudioAdapter", "CJSON"], path: "adapters/example-c",
+                exclude: ["README.md"]),
 
         // MARK: - CLI
         .executableTarget(
@@ -86,7 +91,7 @@ let package = Package(
         ),
         .testTarget(name: "StudioCLITests", dependencies: ["studio"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioStoreTests", dependencies: ["StudioStore", "StudioKit"], swiftSettings: swiftSettings),
-        .testTarget(name: "AdapterTests", dependencies: ["StudioAdapterHost", "AdapterSDK"], swiftSettings: swiftSettings),
+        .testTarget(name: "AdapterTests", dependencies: ["StudioAdapterHost", "AdapterSDK", "CStudioAdapter"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioLocalTests", dependencies: ["StudioLocal", "StudioTensor", "StudioKit"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]
