@@ -57,7 +57,8 @@ let package = Package(
         // The C ABI (one header), the SDK an adapter author imports, and the host side that loads them.
         .target(name: "CStudioAdapter"),
         .target(name: "AdapterSDK", dependencies: ["CStudioAdapter"], swiftSettings: swiftSettings),
-        .target(name: "StudioAdapterHost", dependencies: ["CStudioAdapter", "AdapterSDK"], swiftSettings: swiftSettings),
+        .target(name: "StudioAdapterHost", dependencies: ["CStudioAdapter", "AdapterSDK", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: swiftSettings),
         .target(name: "ReplicateInstantIDAdapter", dependencies: ["AdapterSDK"], path: "adapters/replicate-instantid",
                 exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "CrashTestAdapter", dependencies: ["AdapterSDK"], path: "adapters/test-crash", swiftSettings: swiftSettings),

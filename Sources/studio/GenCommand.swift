@@ -100,7 +100,7 @@ struct Gen: ParsableCommand {
         words are reported as ignored. Exit status: 0 every shot passed, 1 otherwise, 2 bad input.
         """)
 
-    @Option(help: "Backend: 'local' (the built-in generator).") var backend: String = "local"
+    @Option(help: "Backend: 'local' (the built-in generator) or an adapter's name (studio adapters list; --dry-run only for now).") var backend: String = "local"
     @Option(help: "The character to generate.") var character: String?
     @Option(help: "What to generate.") var prompt: String = ""
     @Option(name: .customLong("negative"), help: "Something to avoid (repeat for several).") var negatives: [String] = []
@@ -110,6 +110,7 @@ struct Gen: ParsableCommand {
     @Option(help: "Run folder (must not exist); default $STUDIO_HOME/runs/<id>.") var out: String?
     @Flag(help: "Ablation: draw from the seed without identity injection (the loop still verifies).") var noIdentityInjection = false
     @Flag(help: "List the local backend's prompt vocabulary and exit.") var vocabulary = false
+    @Flag(help: "With an adapter backend: print the translated request (secrets redacted) and send nothing.") var dryRun = false
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
@@ -120,9 +121,10 @@ struct Gen: ParsableCommand {
 
     func run() throws {
         if vocabulary { print(LocalPrompts.vocabularyTable()); return }
-        guard backend == "local" else {
-            warn("studio: unknown backend '\(backend)': this build has only 'local' (remote adapters are not installed)")
-            throw badInputExit
+        if backend != "local" {
+            try AdapterDryRun(backend: backend, character: character!, prompt: prompt, negatives: negatives, seed: seed ?? 0,
+                              tenant: store.tenant, json: store.json, dryRun: dryRun).run()
+            return
         }
         let characterRecord = try withStore { try $0.character(named: character!, tenant: store.tenant) }
         let engine = try LocalEngine.load(quiet: store.json)

@@ -169,3 +169,45 @@ final class OutOfProcessTests: XCTestCase {
         XCTAssertEqual(try child.buildRequest(AdapterTests.goldenRequest, images: []).count, 1)
     }
 }
+
+final class CredentialTests: XCTestCase {
+    func testEnvironmentFirstThenA0600File() throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("cred-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        XCTAssertNil(try Credentials.value("FAL_KEY", environment: [:], home: home))
+        XCTAssertEqual(try Credentials.value("FAL_KEY", environment: ["FAL_KEY": "env"], home: home), "env")
+        let f = Credentials.file(home: home)
+        try Data("# comment\nFAL_KEY = from-file\nOTHER=x\n".utf8).write(to: URL(fileURLWithPath: f))
+        chmod(f, 0o600)
+        XCTAssertEqual(try Credentials.value("FAL_KEY", environment: [:], home: home), "from-file")
+        XCTAssertEqual(try Credentials.value("FAL_KEY", environment: ["FAL_KEY": "env"], home: home), "env")
+        chmod(f, 0o640)
+        XCTAssertThrowsError(try Credentials.value("FAL_KEY", environment: [:], home: home)) { e in
+            XCTAssertTrue("\(e)".contains("chmod 600")); XCTAssertFalse("\(e)".contains("from-file"))
+        }
+    }
+
+    func testAuthHeadersAndJWT() throws {
+        XCTAssertEqual(Credentials.authHeader(.init(scheme: "bearer", credential: "A"), secret: "s").value, "Bearer s")
+        XCTAssertEqual(Credentials.authHeader(.init(scheme: "key", credential: "A"), secret: "s").value, "Key s")
+        XCTAssertEqual(Credentials.authHeader(.init(scheme: "header", credential: "A", header: "Api-Key"), secret: "s").name, "Api-Key")
+        // HS256 JWT: header.payload.signature, payload {iss, exp = now + 1800, nbf = now - 5}, verifiable with the secret.
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let token = Credentials.jwt(issuer: "ak-1", secret: "sk-secret", now: now)
+        let parts = token.split(separator: ".").map(String.init)
+        XCTAssertEqual(parts.count, 3)
+        func decode(_ s: String) -> Data {
+            var b = s.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            while b.count % 4 != 0 { b += "=" }
+            return Data(base64Encoded: b)!
+        }
+        let payload = try JSONSerialization.jsonObject(with: decode(parts[1])) as! [String: Any]
+        XCTAssertEqual(payload["iss"] as? String, "ak-1")
+        XCTAssertEqual(payload["exp"] as? Int, 1_800_001_800)
+        XCTAssertEqual(payload["nbf"] as? Int, 1_799_999_995)
+        XCTAssertEqual((try JSONSerialization.jsonObject(with: decode(parts[0])) as! [String: String])["alg"], "HS256")
+        XCTAssertNotEqual(Credentials.jwt(issuer: "ak-1", secret: "other", now: now), token, "the signature depends on the secret")
+        XCTAssertEqual(Redaction.redact("Bearer sk-secret and sk-secret", secrets: ["sk-secret"]), "Bearer **** and ****")
+    }
+}

@@ -45,3 +45,41 @@ final class AdaptersCLITests: XCTestCase {
         XCTAssertTrue(listed.stdout.contains("replicate-instantid"), listed.stdout)
     }
 }
+
+/// `studio gen --backend <adapter> --dry-run`: the translated request, secrets redacted.
+final class AdapterDryRunCLITests: XCTestCase {
+    func testDryRunShowsTheRequestAndNeverTheSecret() throws {
+        let home = FileManager.default.temporaryDirectory.appendingPathComponent("studio-dry-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: home + "/models", withDestinationPath: CLI.home + "/models")
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        XCTAssertEqual(try CLI.run(["character", "create", "ada", "--seed", "1"], env: ["STUDIO_HOME": home]).status, 0)
+        let secret = "r8_dry_run_secret_\(UInt32.random(in: 1...UInt32.max))"
+        let r = try CLI.run(["gen", "--backend", "replicate-instantid", "--character", "ada", "--prompt", "portrait", "--negative", "blurry",
+                             "--dry-run"], env: ["STUDIO_HOME": home, "REPLICATE_API_TOKEN": secret])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse((r.stdout + r.stderr).contains(secret), "the secret never appears")
+        XCTAssertTrue(r.stdout.contains("Authorization: Bearer **** (from REPLICATE_API_TOKEN)"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("POST https://api.replicate.com/v1/models/zsxkib/instant-id/predictions"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("\"negative_prompt\":\"blurry"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("data:image/png;base64,<"), "image payloads are abbreviated")
+
+        // From a credentials file: refused unless 0600.
+        let file = home + "/credentials"
+        try Data("REPLICATE_API_TOKEN=\(secret)\n".utf8).write(to: URL(fileURLWithPath: file))
+        chmod(file, 0o644)
+        let open = try CLI.run(["gen", "--backend", "replicate-instantid", "--character", "ada", "--dry-run"], env: ["STUDIO_HOME": home])
+        XCTAssertEqual(open.status, 2)
+        XCTAssertTrue(open.stderr.contains("chmod 600"), open.stderr)
+        XCTAssertFalse(open.stderr.contains(secret))
+        chmod(file, 0o600)
+        let ok = try CLI.run(["gen", "--backend", "replicate-instantid", "--character", "ada", "--dry-run", "--json"], env: ["STUDIO_HOME": home])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertFalse(ok.stdout.contains(secret))
+        XCTAssertTrue(ok.stdout.contains("****"), ok.stdout)
+
+        // Without --dry-run nothing is sent yet, and an unknown backend is bad input.
+        XCTAssertEqual(try CLI.run(["gen", "--backend", "replicate-instantid", "--character", "ada"], env: ["STUDIO_HOME": home]).status, 2)
+        XCTAssertEqual(try CLI.run(["gen", "--backend", "nope", "--character", "ada", "--dry-run"], env: ["STUDIO_HOME": home]).status, 2)
+    }
+}
