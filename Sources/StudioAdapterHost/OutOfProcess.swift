@@ -1,5 +1,8 @@
 import Foundation
 import AdapterSDK
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What the host needs from an adapter, wherever it runs.
 public protocol AdapterEndpoint: AnyObject {
@@ -46,15 +49,18 @@ public enum AdapterServer {
             return 2
         }
         var buffer = Data()
+        var scanned = 0
         while true {
             let chunk = input.availableData
             if chunk.isEmpty { return 0 }
             buffer.append(chunk)
-            while let nl = buffer.firstIndex(of: 0x0A) {
-                let line = buffer[buffer.startIndex..<nl]
-                buffer = Data(buffer[(nl + 1)...])
+            while let nl = LineBuffer.newline(in: buffer, from: scanned) {
+                let line = buffer.prefix(nl)
+                buffer = Data(buffer.dropFirst(nl + 1))
+                scanned = 0
                 write(answer(Data(line), adapter), to: output)
             }
+            scanned = buffer.count
         }
     }
 
@@ -128,16 +134,18 @@ public final class OutOfProcessAdapter: AdapterEndpoint, @unchecked Sendable {
         if process == nil || !(process!.isRunning) { try start() }
         let line = Data((AdapterJSON.encode(request) + "\n").utf8)
         do { try toChild!.write(contentsOf: line) } catch { return try died(what) }
+        var scanned = 0
         while true {
-            if let nl = pending.firstIndex(of: 0x0A) {
-                let l = pending[pending.startIndex..<nl]
-                pending = Data(pending[(nl + 1)...])
+            if let nl = LineBuffer.newline(in: pending, from: scanned) {
+                let l = pending.prefix(nl)
+                pending = Data(pending.dropFirst(nl + 1))
                 guard let reply = try? JSONDecoder().decode(StdioReply.self, from: Data(l)) else {
                     throw AdapterLoadError(kind: .badReply, path: path, detail: "the adapter process sent an unreadable reply to \(what)")
                 }
                 if let f = reply.fault { throw AdapterLoadError(kind: .badReply, path: path, detail: "\(what): \(f)") }
                 return reply
             }
+            scanned = pending.count
             let chunk = fromChild!.availableData
             if chunk.isEmpty { return try died(what) }
             pending.append(chunk)
@@ -169,5 +177,18 @@ public final class OutOfProcessAdapter: AdapterEndpoint, @unchecked Sendable {
         if let e = r.error { throw e }
         guard let u = r.update else { throw AdapterLoadError(kind: .badReply, path: path, detail: "parse_response returned neither update nor error") }
         return u
+    }
+}
+
+/// Newline search over raw bytes (Data's generic `firstIndex` is slow on large replies).
+enum LineBuffer {
+    /// Offset of the first "\n" at or after `from`, relative to the start of `data`.
+    static func newline(in data: Data, from: Int) -> Int? {
+        guard from < data.count else { return nil }
+        return data.withUnsafeBytes { raw -> Int? in
+            guard let base = raw.baseAddress else { return nil }
+            guard let hit = memchr(base + from, 0x0A, raw.count - from) else { return nil }
+            return UnsafeRawPointer(hit) - base
+        }
     }
 }

@@ -8,7 +8,7 @@ import StudioTensor
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks that print studio's figure beside the reference implementation's.",
-        subcommands: [BenchFaces.self, BenchCalibrate.self, BenchStore.self, BenchGeneratedQuality.self, BenchGen.self])
+        subcommands: [BenchFaces.self, BenchCalibrate.self, BenchStore.self, BenchGeneratedQuality.self, BenchGen.self, BenchAdapters.self])
 }
 
 struct BenchFaces: ParsableCommand {
