@@ -22,6 +22,8 @@ let package = Package(
         .library(name: "ReplicateFluxPuLIDAdapter", type: .dynamic, targets: ["ReplicateFluxPuLIDAdapter"]),
         .library(name: "RunwayGen4Adapter", type: .dynamic, targets: ["RunwayGen4Adapter"]),
         .library(name: "ExampleCAdapter", type: .dynamic, targets: ["ExampleCAdapter"]),
+        .library(name: "ReplicatePhotoMakerAdapter", type: .dynamic, targets: ["ReplicatePhotoMakerAdapter"]),
+        .library(name: "StabilitySD3Adapter", type: .dynamic, targets: ["StabilitySD3Adapter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -69,6 +71,10 @@ let package = Package(
         // An adapter written in C (json-c), against the header alone: the ABI is language-neutral.
         .target(name: "ExampleCAdapter", dependencies: ["CStudioAdapter", "CJSON"], path: "adapters/example-c",
                 exclude: ["README.md"]),
+        .target(name: "ReplicatePhotoMakerAdapter", dependencies: ["AdapterSDK"], path: "adapters/replicate-photomaker",
+                exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "StabilitySD3Adapter", dependencies: ["AdapterSDK"], path: "adapters/stability-sd3",
+                exclude: ["README.md"], swiftSettings: swiftSettings),
 
         // MARK: - CLI
         .executableTarget(
