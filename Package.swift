@@ -22,6 +22,8 @@ let package = Package(
         .library(name: "ReplicateFluxPuLIDAdapter", type: .dynamic, targets: ["ReplicateFluxPuLIDAdapter"]),
         .library(name: "RunwayGen4Adapter", type: .dynamic, targets: ["RunwayGen4Adapter"]),
         .library(name: "ExampleCAdapter", type: .dynamic, targets: ["ExampleCAdapter"]),
+        .library(name: "FalKlingI2VAdapter", type: .dynamic, targets: ["FalKlingI2VAdapter"]),
+        .library(name: "KlingImage2VideoAdapter", type: .dynamic, targets: ["KlingImage2VideoAdapter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -68,6 +70,11 @@ let package = Package(
         // An adapter written in C (json-c), against the header alone: the ABI is language-neutral.
         .target(name: "ExampleCAdapter", dependencies: ["CStudioAdapter", "CJSON"], path: "adapters/example-c",
                 exclude: ["README.md"]),
+        // Video adapters: Kling image-to-video on fal's queue, and Kling's official API (JWT signed by the host).
+        .target(name: "FalKlingI2VAdapter", dependencies: ["AdapterSDK"], path: "adapters/fal-kling-i2v",
+                exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "KlingImage2VideoAdapter", dependencies: ["AdapterSDK"], path: "adapters/kling-image2video",
+                exclude: ["README.md"], swiftSettings: swiftSettings),
 
         // MARK: - CLI
         .executableTarget(
