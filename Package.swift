@@ -24,6 +24,8 @@ let package = Package(
         .library(name: "ExampleCAdapter", type: .dynamic, targets: ["ExampleCAdapter"]),
         .library(name: "ReplicatePhotoMakerAdapter", type: .dynamic, targets: ["ReplicatePhotoMakerAdapter"]),
         .library(name: "StabilitySD3Adapter", type: .dynamic, targets: ["StabilitySD3Adapter"]),
+        .library(name: "FalKlingI2VAdapter", type: .dynamic, targets: ["FalKlingI2VAdapter"]),
+        .library(name: "KlingImage2VideoAdapter", type: .dynamic, targets: ["KlingImage2VideoAdapter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -74,6 +76,10 @@ let package = Package(
         .target(name: "ReplicatePhotoMakerAdapter", dependencies: ["AdapterSDK"], path: "adapters/replicate-photomaker",
                 exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "StabilitySD3Adapter", dependencies: ["AdapterSDK"], path: "adapters/stability-sd3",
+        // Video adapters: Kling image-to-video on fal's queue, and Kling's official API (JWT signed by the host).
+        .target(name: "FalKlingI2VAdapter", dependencies: ["AdapterSDK"], path: "adapters/fal-kling-i2v",
+                exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "KlingImage2VideoAdapter", dependencies: ["AdapterSDK"], path: "adapters/kling-image2video",
                 exclude: ["README.md"], swiftSettings: swiftSettings),
 
         // MARK: - CLI
