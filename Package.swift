@@ -76,6 +76,7 @@ let package = Package(
         .target(name: "ReplicatePhotoMakerAdapter", dependencies: ["AdapterSDK"], path: "adapters/replicate-photomaker",
                 exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "StabilitySD3Adapter", dependencies: ["AdapterSDK"], path: "adapters/stability-sd3",
+                exclude: ["README.md"], swiftSettings: swiftSettings),
         // Video adapters: Kling image-to-video on fal's queue, and Kling's official API (JWT signed by the host).
         .target(name: "FalKlingI2VAdapter", dependencies: ["AdapterSDK"], path: "adapters/fal-kling-i2v",
                 exclude: ["README.md"], swiftSettings: swiftSettings),
