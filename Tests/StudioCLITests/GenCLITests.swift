@@ -139,9 +139,13 @@ final class GenCLITests: XCTestCase {
         let unknown = try studio(["gen", "--character", "nobody"], home: home)
         XCTAssertEqual(unknown.status, 2)
         XCTAssertTrue(unknown.stderr.contains("nobody"), unknown.stderr)
-        let backend = try studio(["gen", "--backend", "replicate-instantid", "--character", "ada"], home: home)
+        let backend = try studio(["gen", "--backend", "no-such-backend", "--character", "ada"], home: home)
         XCTAssertEqual(backend.status, 2)
-        XCTAssertTrue(backend.stderr.contains("replicate-instantid"), backend.stderr)
+        XCTAssertTrue(backend.stderr.contains("no-such-backend"), backend.stderr)
+        // A real adapter, but sending is not built yet: said plainly, exit 2 (--dry-run shows the request).
+        let adapter = try studio(["gen", "--backend", "replicate-instantid", "--character", "ada"], home: home)
+        XCTAssertEqual(adapter.status, 2)
+        XCTAssertTrue(adapter.stderr.contains("not built yet") && adapter.stderr.contains("--dry-run"), adapter.stderr)
         let taken = home + "/taken"
         try FileManager.default.createDirectory(atPath: taken, withIntermediateDirectories: true)
         try Data("keep".utf8).write(to: URL(fileURLWithPath: taken + "/mine.txt"))
