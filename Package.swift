@@ -40,6 +40,8 @@ let package = Package(
         // libjpeg and libpng report errors with longjmp, which Swift cannot use: a small C shim owns
         // the setjmp for decoding (libpng's simplified API gamma-converts, so decoding uses the full API).
         .target(name: "CStudioCodecs", linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]),
+        // libcurl's curl_easy_setopt is variadic (unavailable from Swift): a typed shim with its callbacks in C.
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
 
         // MARK: - Core and engines
         .target(name: "StudioKit", swiftSettings: swiftSettings),
@@ -56,6 +58,9 @@ let package = Package(
             dependencies: ["StudioKit", "CSQLite", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+
+        // MARK: - Network (the host's HTTP client for remote-API adapters)
+        .target(name: "StudioNet", dependencies: ["CCurl", "AdapterSDK"], swiftSettings: swiftSettings),
 
         // MARK: - Adapter platform
         // The C ABI (one header), the SDK an adapter author imports, and the host side that loads them.
@@ -106,6 +111,7 @@ let package = Package(
         .testTarget(name: "StudioCLITests", dependencies: ["studio"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioStoreTests", dependencies: ["StudioStore", "StudioKit"], swiftSettings: swiftSettings),
         .testTarget(name: "AdapterTests", dependencies: ["StudioAdapterHost", "AdapterSDK", "CStudioAdapter"], swiftSettings: swiftSettings),
+        .testTarget(name: "StudioNetTests", dependencies: ["StudioNet"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioLocalTests", dependencies: ["StudioLocal", "StudioTensor", "StudioKit"], swiftSettings: swiftSettings),
     ],
     swiftLanguageModes: [.v6]
