@@ -12,6 +12,8 @@ final class LoopbackServer: @unchecked Sendable {
         var body: [UInt8] = []
         /// Seconds to wait before answering.
         var delay: Double = 0
+        /// Send no Content-Length: the body ends when the connection closes.
+        var omitLength = false
     }
 
     struct Received: Equatable {
@@ -119,7 +121,8 @@ final class LoopbackServer: @unchecked Sendable {
         while waited < reply.delay && !isStopped { usleep(20_000); waited += 0.02 }
         var head = "HTTP/1.1 \(reply.status) Scripted\r\n"
         for (k, v) in reply.headers { head += "\(k): \(v)\r\n" }
-        head += "Content-Length: \(reply.body.count)\r\nConnection: close\r\n\r\n"
+        if !reply.omitLength { head += "Content-Length: \(reply.body.count)\r\n" }
+        head += "Connection: close\r\n\r\n"
         let out = Array(head.utf8) + reply.body
         var sent = 0
         while sent < out.count {

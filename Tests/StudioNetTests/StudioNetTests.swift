@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 @testable import StudioNet
+import AdapterSDK
 
 /// Records the delays the client asks for instead of sleeping.
 final class SleepRecorder: @unchecked Sendable {
@@ -128,6 +129,36 @@ final class HTTPClientTests: XCTestCase {
             XCTAssertEqual(limit, 1000)
             XCTAssertFalse(endpoint.contains("zzz"))
         }
+    }
+
+    func testTooLargeWithoutContentLength() throws {
+        // No Content-Length: libcurl cannot refuse up front, so the write callback's cap aborts the transfer.
+        let server = try LoopbackServer([.init(status: 200, body: [UInt8](repeating: 66, count: 200_000), omitLength: true)])
+        defer { server.stop() }
+        XCTAssertThrowsError(try client(maxBytes: 5000).send(HTTPRequest(url: server.url))) { e in
+            guard case .tooLarge? = e as? NetError else { return XCTFail("\(e)") }
+        }
+        let small = try LoopbackServer([.init(status: 200, body: [UInt8](repeating: 67, count: 4000), omitLength: true)])
+        defer { small.stop() }
+        XCTAssertEqual(try client(maxBytes: 5000).send(HTTPRequest(url: small.url)).body.count, 4000)
+    }
+
+    func testFromPlan() throws {
+        let json = HTTPRequestPlan(purpose: "submit", method: "post", url: "https://api.example.com/v1", headers: ["X-A": "1"],
+                                   jsonBody: "{\"a\":1}")
+        var rng = SeededRandom(seed: 1)
+        let r = try HTTPRequest(plan: json, images: [], random: &rng)
+        XCTAssertEqual(r.method, "POST")
+        XCTAssertEqual(r.headers["Content-Type"], "application/json")
+        XCTAssertEqual(r.headers["X-A"], "1")
+        XCTAssertEqual(r.body, Array("{\"a\":1}".utf8))
+        let multi = HTTPRequestPlan(purpose: "submit", method: "POST", url: "https://api.example.com/v1",
+                                    multipart: [.init(name: "image", imageIndex: 0, fileName: "a.png", mimeType: "image/png")])
+        let m = try HTTPRequest(plan: multi, images: [[9, 8, 7]], random: &rng)
+        XCTAssertTrue(m.headers["Content-Type"]!.hasPrefix("multipart/form-data; boundary=studio-"))
+        let get = try HTTPRequest(plan: HTTPRequestPlan(purpose: "poll", method: "GET", url: "https://x/"), images: [], random: &rng)
+        XCTAssertEqual(get.body, [])
+        XCTAssertNil(get.headers["Content-Type"])
     }
 
     func testTimeout() throws {
