@@ -98,9 +98,9 @@ public enum CharacterRegistration {
             let t = options.strangerThreshold
             let msg: String
             if records.count == 2 {
-                msg = "\(records[0].fileName) and \(records[1].fileName) show different people (distance \(fmt3(strangers[0].distance)), same-person threshold \(fmt3(t))); nothing was stored"
+                msg = "\(records[0].fileName) and \(records[1].fileName) show different people (distance \(formatFixed(strangers[0].distance, 3)), same-person threshold \(formatFixed(t, 3))); nothing was stored"
             } else {
-                msg = strangers.map { "\(records[$0.index].fileName) shows a different person from the other references (distance \(fmt3($0.distance)) to them, threshold \(fmt3(t)))" }
+                msg = strangers.map { "\(records[$0.index].fileName) shows a different person from the other references (distance \(formatFixed($0.distance, 3)) to them, threshold \(formatFixed(t, 3)))" }
                     .joined(separator: "; ") + "; nothing was stored"
             }
             throw RegistrationError(kind: .stranger, message: msg)
@@ -139,7 +139,7 @@ public enum CharacterRegistration {
                 values[3] = FaceAttributeMeter.itaDegrees(CIELab(L: values[0], a: values[1], b: values[2]))
                 label = FaceAttributeMeter.itaLabel(values[3])
             case "face_width_height_ratio", "eye_spacing_ratio":
-                label = fmt2(values[0])
+                label = formatFixed(values[0], 2)
             default: break
             }
             out.items[name] = AttributeMeasurement(values: values, components: best.1.components, label: label, region: best.1.region)
@@ -171,18 +171,4 @@ public enum IdentityVerifier {
                                threshold: threshold, pass: d < threshold)
         }
     }
-}
-
-func fmt2(_ x: Double) -> String {
-    let r = (x * 100).rounded() / 100
-    var s = "\(r)"
-    if let dot = s.firstIndex(of: ".") { while s.distance(from: dot, to: s.endIndex) < 3 { s += "0" } }
-    return s
-}
-
-func fmt3(_ x: Double) -> String {
-    let r = (x * 1000).rounded() / 1000
-    var s = "\(r)"
-    if let dot = s.firstIndex(of: ".") { while s.distance(from: dot, to: s.endIndex) < 4 { s += "0" } }
-    return s
 }

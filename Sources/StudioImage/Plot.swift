@@ -197,21 +197,7 @@ public struct LinePlot: Sendable {
         var digits = 0
         var s = step
         while digits < 6 && abs(s - s.rounded()) > 1e-9 * max(1, abs(s)) { s *= 10; digits += 1 }
-        return fixed(v, digits)
-    }
-
-    static func fixed(_ v: Double, _ digits: Int) -> String {
-        guard v.isFinite else { return "\(v)" }
-        var scale = 1.0
-        for _ in 0..<digits { scale *= 10 }
-        let n = (abs(v) * scale).rounded()
-        guard n < 9e15 else { return "\(v)" }
-        var s = String(Int64(n))
-        if digits > 0 {
-            while s.count <= digits { s = "0" + s }
-            s.insert(".", at: s.index(s.endIndex, offsetBy: -digits))
-        }
-        return (v < 0 && n != 0 ? "-" : "") + s
+        return formatFixed(v, digits)
     }
 
     // MARK: Legend

@@ -165,7 +165,7 @@ public enum FictionalCharacter {
             }
             let d = pipeline.recognizer.descriptor(a.face.chip).distance(to: d0)
             guard d < options.maxDistanceToSeed else {
-                rejected.append(Rejection(attempt: attempt, reason: "distance \(QAFormat3.fixed(d)) to the seed face >= \(QAFormat3.fixed(options.maxDistanceToSeed))"))
+                rejected.append(Rejection(attempt: attempt, reason: "distance \(formatFixed(d, 3)) to the seed face >= \(formatFixed(options.maxDistanceToSeed, 3))"))
                 continue
             }
             references.append(try png(image, name: fileName(seed: seed, variation: attempt), seed: seed))
@@ -205,8 +205,8 @@ public enum FictionalCharacter {
             "seed": String(seed),
             "references_rendered": String(options.references),
             "variations_tried": String(rendered.attempts),
-            "variation_scale": QAFormat3.fixed(options.variationScale),
-            "stranger_threshold": QAFormat3.fixed(options.strangerThreshold),
+            "variation_scale": formatFixed(options.variationScale, 3),
+            "stranger_threshold": formatFixed(options.strangerThreshold, 3),
         ]
         return (registration, rendered)
     }
@@ -275,15 +275,5 @@ extension FictionalCharacter {
             }
         }
         return out
-    }
-}
-
-/// Three-decimal formatting without Foundation.
-enum QAFormat3 {
-    static func fixed(_ v: Double) -> String {
-        guard v.isFinite else { return "\(v)" }
-        let n = Int((abs(v) * 1000).rounded())
-        let s = String(n / 1000) + "." + String(String(n % 1000 + 1000).dropFirst())
-        return (v < 0 && n != 0 ? "-" : "") + s
     }
 }

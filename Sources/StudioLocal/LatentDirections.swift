@@ -1,3 +1,5 @@
+import StudioKit
+
 /// A direction in the generator's latent space along which one measured property of the face
 /// (`GeneratedMeasures`) changes, with how well it does so.
 ///
@@ -360,8 +362,8 @@ public enum LatentDirections {
 
         """
         for d in directions {
-            s += "// " + d.name.padding(14) + String(d.samples).padding(9) + fixed(d.heldOutCorrelation, 3).padding(13)
-                + fixed(d.slope, 4) + " " + d.unit + "\n"
+            s += "// " + d.name.padding(14) + String(d.samples).padding(9) + formatFixed(d.heldOutCorrelation, 3).padding(13)
+                + formatFixed(d.slope, 4) + " " + d.unit + "\n"
         }
         s += """
 
@@ -392,20 +394,6 @@ public enum LatentDirections {
         return s
     }
 
-    /// Fixed-point formatting without Foundation.
-    public static func fixed(_ v: Double, _ digits: Int) -> String {
-        guard v.isFinite else { return "\(v)" }
-        var scale = 1.0
-        for _ in 0..<digits { scale *= 10 }
-        let n = (abs(v) * scale).rounded()
-        let neg = v < 0 && n != 0
-        var s = String(Int(n))
-        if digits > 0 {
-            while s.count <= digits { s = "0" + s }
-            s.insert(".", at: s.index(s.endIndex, offsetBy: -digits))
-        }
-        return (neg ? "-" : "") + s
-    }
 }
 
 extension String {

@@ -1,3 +1,5 @@
+import StudioKit
+
 /// One instruction of a prompt the local generator can honour: set the projection of the latent on
 /// a discovered direction (`LatentDirections`).
 public struct PromptTerm: Sendable, Codable, Equatable {
@@ -271,7 +273,7 @@ public enum PromptVocabulary {
                     result.ignored.append(text)
                     if let d = directions.first(where: { $0.name == e.direction }) {
                         result.notes.append("\"\(text)\": the \(e.direction) direction is too weak in this generator (held-out r "
-                            + LatentDirections.fixed(d.heldOutCorrelation, 2) + ", below " + LatentDirections.fixed(LatentDirections.minimumCorrelation, 2) + "); not applied")
+                            + formatFixed(d.heldOutCorrelation, 2) + ", below " + formatFixed(LatentDirections.minimumCorrelation, 2) + "); not applied")
                     } else {
                         result.notes.append("\"\(text)\": no \(e.direction) direction has been discovered for this generator; not applied")
                     }

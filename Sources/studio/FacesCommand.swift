@@ -42,15 +42,5 @@ struct Faces: ParsableCommand {
     }
 }
 
-/// Fixed-point formatting without Foundation.
-func fmt(_ x: Double, _ digits: Int) -> String {
-    guard x.isFinite else { return "\(x)" }
-    var p = 1.0
-    for _ in 0..<digits { p *= 10 }
-    let r = (abs(x) * p).rounded()
-    var intPart = String(Int(r / p))
-    var frac = String(Int(r.truncatingRemainder(dividingBy: p)))
-    while frac.count < digits { frac = "0" + frac }
-    if x < 0 && r != 0 { intPart = "-" + intPart }
-    return digits > 0 ? intPart + "." + frac : intPart
-}
+/// Fixed-point formatting (`StudioKit.formatFixed`).
+func fmt(_ x: Double, _ digits: Int) -> String { formatFixed(x, digits) }

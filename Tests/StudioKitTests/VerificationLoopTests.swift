@@ -143,5 +143,7 @@ final class VerificationLoopTests: XCTestCase {
         XCTAssertEqual(StrictnessLadder.standard.step(attempt: 99), StrictnessLadder.standard.steps.last)
         XCTAssertEqual(formatFixed(0.5084, 3), "0.508")
         XCTAssertEqual(formatFixed(-0.0004, 3), "0.000")
+        XCTAssertEqual(formatFixed(-2.5, 0), "-3")
+        XCTAssertEqual(formatFixed(1e300, 2), "\(1e300)", "too large for fixed point: no overflow trap")
     }
 }

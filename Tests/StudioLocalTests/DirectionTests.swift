@@ -158,8 +158,8 @@ final class DirectionTests: XCTestCase {
                 next += 1
             }
             let agree = deltas.filter { $0 > 0 }.count
-            print("\(d.name) (held-out r \(LatentDirections.fixed(d.heldOutCorrelation, 3)), slope \(LatentDirections.fixed(d.slope, 3))): seeds \(seeds), "
-                  + "\(skipped) passed over for a lost face; measure at +2 minus at -2: \(deltas.map { LatentDirections.fixed($0, 3) }.joined(separator: " "))")
+            print("\(d.name) (held-out r \(formatFixed(d.heldOutCorrelation, 3)), slope \(formatFixed(d.slope, 3))): seeds \(seeds), "
+                  + "\(skipped) passed over for a lost face; measure at +2 minus at -2: \(deltas.map { formatFixed($0, 3) }.joined(separator: " "))")
             XCTAssertLessThanOrEqual(skipped, 8, "\(d.name): the face was lost on \(skipped) of \(skipped + seeds.count) seeds")
             XCTAssertGreaterThanOrEqual(agree, 6, "\(d.name): \(agree) of \(seeds.count) seeds moved the measure the expected way (\(deltas))")
         }
