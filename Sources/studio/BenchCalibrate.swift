@@ -99,20 +99,12 @@ struct BenchCalibrate: ParsableCommand {
     /// Calibrates the threshold for the local generator's faces and saves it under
     /// $STUDIO_HOME/calibration/generated.json for the verification loop.
     func runGenerated() throws {
-        let paths = StudioPaths.fromEnvironment()
         let pipeline = try loadPipeline()
-        let generator: DCGANGenerator
-        do { generator = try DCGANGenerator(contentsOf: paths.model(ModelCatalog.generator.file)) } catch {
-            warn("studio: \(error)"); throw badInputExit
-        }
+        let generator = try loadGenerator()
         var bar = ProgressBar("embedding generated faces", total: samples)
         let c = GeneratedCalibration.run(generator: generator, pipeline: pipeline, faces: samples,
                                          targetFalseAcceptRate: falseAcceptRate) { bar.update($0) }
-        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-        let data = try enc.encode(c)
-        let dir = paths.home + "/calibration"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try data.write(to: URL(fileURLWithPath: dir + "/generated.json"), options: .atomic)
+        try saveGeneratedCalibration(c)
         var lookalikes: [(seed: UInt64, distance: Double)] = []
         if lookalike > 0 {
             var bar2 = ProgressBar("lookalike searches", total: lookalike)
@@ -141,6 +133,6 @@ struct BenchCalibrate: ParsableCommand {
                   lookalikes.map { "seed \($0.seed) \(fmt($0.distance, 3))" }.joined(separator: ", "))
             print("lowest \(fmt(m, 3)); committed lookalike threshold \(fmt(LookalikeCalibration.threshold, 3)) (ratio measured/committed \(fmt(m / LookalikeCalibration.threshold, 2)))")
         }
-        print("calibrated threshold: \(fmt(c.threshold, 3)) (at most \(fmt(c.targetFalseAcceptRate * 100, 1))% of different-seed pairs below it); saved to \(dir)/generated.json")
+        print("calibrated threshold: \(fmt(c.threshold, 3)) (at most \(fmt(c.targetFalseAcceptRate * 100, 1))% of different-seed pairs below it); saved to \(generatedCalibrationFile())")
     }
 }

@@ -17,24 +17,15 @@ struct LocalEngine {
     /// Loads the models; the calibration comes from $STUDIO_HOME/calibration/generated.json, or is
     /// measured now (about 15 s) and saved there when the file is missing, stale or unreadable.
     static func load(quiet: Bool) throws -> LocalEngine {
-        let paths = StudioPaths.fromEnvironment()
         let pipeline = try loadPipeline()
         let generator = try loadGenerator()
-        let file = paths.home + "/calibration/generated.json"
-        var calibration: DomainCalibration? = nil
-        if let data = FileManager.default.contents(atPath: file),
-           let c = try? JSONDecoder().decode(DomainCalibration.self, from: data), c.distanceNoise != nil, c.pairs >= 1000 {
-            calibration = c
-        }
+        let file = generatedCalibrationFile()
+        var calibration = readGeneratedCalibration().flatMap { $0.distanceNoise != nil && $0.pairs >= 1000 ? $0 : nil }
         if calibration == nil {
             if !quiet { warn("studio: calibrating the generated-face threshold (once; saved to \(file))") }
             var bar = ProgressBar("calibrating", total: 48)
             let c = GeneratedCalibration.run(generator: generator, pipeline: pipeline, faces: 48) { bar.update($0) }
-            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-            do {
-                try FileManager.default.createDirectory(atPath: paths.home + "/calibration", withIntermediateDirectories: true)
-                try enc.encode(c).write(to: URL(fileURLWithPath: file), options: .atomic)
-            } catch { warn("studio: could not save the calibration to \(file): \(error)") }
+            do { try saveGeneratedCalibration(c) } catch { warn("studio: could not save the calibration to \(file): \(error)") }
             calibration = c
         }
         let c = calibration!

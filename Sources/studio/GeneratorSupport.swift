@@ -11,13 +11,26 @@ func loadGenerator() throws -> DCGANGenerator {
     }
 }
 
-/// The generated-domain same-person threshold: `$STUDIO_HOME/calibration/generated.json` when
-/// `studio bench calibrate --domain generated` wrote it, else the default measured one.
+/// Where the generated-domain calibration is kept: `$STUDIO_HOME/calibration/generated.json`.
+func generatedCalibrationFile() -> String { StudioPaths.fromEnvironment().home + "/calibration/generated.json" }
+
+/// The saved generated-domain calibration, when present and readable.
+func readGeneratedCalibration() -> DomainCalibration? {
+    guard let data = FileManager.default.contents(atPath: generatedCalibrationFile()),
+          let c = try? JSONDecoder().decode(DomainCalibration.self, from: data), c.threshold.isFinite, c.threshold > 0 else { return nil }
+    return c
+}
+
+/// Saves the generated-domain calibration (atomically).
+func saveGeneratedCalibration(_ c: DomainCalibration) throws {
+    let file = generatedCalibrationFile()
+    try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+    try enc.encode(c).write(to: URL(fileURLWithPath: file), options: .atomic)
+}
+
+/// The generated-domain same-person threshold: the saved calibration's when
+/// `studio bench calibrate --domain generated` (or the first `studio gen`) wrote it, else the default measured one.
 func generatedThreshold() -> (value: Double, source: String) {
-    let file = StudioPaths.fromEnvironment().home + "/calibration/generated.json"
-    if let data = FileManager.default.contents(atPath: file),
-       let c = try? JSONDecoder().decode(DomainCalibration.self, from: data), c.threshold.isFinite, c.threshold > 0 {
-        return (c.threshold, file)
-    }
-    return (GeneratedCalibration.defaultThreshold, "default")
+    readGeneratedCalibration().map { ($0.threshold, generatedCalibrationFile()) } ?? (GeneratedCalibration.defaultThreshold, "default")
 }
