@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Dispatch
 import StudioKit
 import StudioFace
 import StudioImage
@@ -465,37 +464,5 @@ public struct LocalBackend: GenerationBackend, Sendable {
     /// Whether `z` reaches a target's projection within `tolerance`.
     static func met(_ z: [Float], _ t: PromptTarget, tolerance: Double) -> Bool {
         (t.target < 0 ? -1 : 1) * projection(z, t.vector) >= abs(t.target) - tolerance
-    }
-}
-
-/// `body(0) ... body(count - 1)` on every core, results in order.
-enum ParallelMap {
-    static let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-
-    final class Slots<T>: @unchecked Sendable {
-        private var values: [T?]
-        private let lock = PThreadMutex()
-        init(_ n: Int) { values = Array(repeating: nil, count: n) }
-        func set(_ i: Int, _ v: T) { lock.locked { values[i] = v } }
-        var all: [T] { lock.locked { values.map { $0! } } }
-    }
-
-    static func run<T>(count: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
-        guard count > 1, cores > 1 else { return (0..<count).map(body) }
-        let slots = Slots<T>(count)
-        DispatchQueue.concurrentPerform(iterations: count) { i in slots.set(i, body(i)) }
-        return slots.all
-    }
-}
-
-/// A pthread mutex (without Foundation).
-final class PThreadMutex: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-    func locked<R>(_ body: () -> R) -> R {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return body()
     }
 }

@@ -1,4 +1,3 @@
-import Dispatch
 import StudioKit
 #if canImport(Glibc)
 import Glibc
@@ -97,25 +96,23 @@ struct IdentityIndex {
     private func selectSmallest(query: [Float], keep: Int) -> [Int] {
         let n = names.count
         let work = n * dimension
-        let parts = max(1, min(System.coreCount, work / 1_000_000))
-        let results = ResultSlots(count: parts)
-        matrix.withUnsafeBufferPointer { m in
+        let parts = max(1, min(ParallelMap.cores, work / 1_000_000))
+        let results: [SmallestK] = matrix.withUnsafeBufferPointer { m in
             query.withUnsafeBufferPointer { q in
                 let shared = SharedPointers(matrix: m.baseAddress!, query: q.baseAddress!)
                 let dim = dimension
-                let body: @Sendable (Int) -> Void = { part in
+                return ParallelMap.run(count: parts) { part in
                     let lo = n * part / parts, hi = n * (part + 1) / parts
                     var best = SmallestK(capacity: keep)
                     IdentityIndex.squaredDistances(shared.matrix, rows: lo..<hi, dimension: dim, query: shared.query) { r, v in
                         best.offer(v, r)
                     }
-                    results.set(part, best)
+                    return best
                 }
-                if parts == 1 { body(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: body) }
             }
         }
         var merged = SmallestK(capacity: keep)
-        for part in 0..<parts { for (v, r) in results.get(part).items { merged.offer(v, r) } }
+        for part in results { for (v, r) in part.items { merged.offer(v, r) } }
         return merged.items.map(\.1)
     }
 
@@ -186,27 +183,3 @@ private struct SharedPointers: @unchecked Sendable {
     let query: UnsafePointer<Float>
 }
 
-/// One result slot per worker; each worker writes only its own slot, read after all have finished.
-private final class ResultSlots: @unchecked Sendable {
-    private let slots: UnsafeMutableBufferPointer<SmallestK>
-    init(count: Int) {
-        slots = .allocate(capacity: count)
-        slots.initialize(repeating: SmallestK(capacity: 0))
-    }
-    deinit {
-        slots.deinitialize()
-        slots.deallocate()
-    }
-    func set(_ i: Int, _ v: SmallestK) { slots[i] = v }
-    func get(_ i: Int) -> SmallestK { slots[i] }
-}
-
-enum System {
-    static let coreCount: Int = {
-        #if canImport(Glibc)
-        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        #else
-        return 1
-        #endif
-    }()
-}
