@@ -49,10 +49,7 @@ final class AdaptersCLITests: XCTestCase {
 /// `studio gen --backend <adapter> --dry-run`: the translated request, secrets redacted.
 final class AdapterDryRunCLITests: XCTestCase {
     func testDryRunShowsTheRequestAndNeverTheSecret() throws {
-        let home = FileManager.default.temporaryDirectory.appendingPathComponent("studio-dry-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: home + "/models", withDestinationPath: CLI.home + "/models")
-        defer { try? FileManager.default.removeItem(atPath: home) }
+        let home = try freshStudioHome("dry")
         XCTAssertEqual(try CLI.run(["character", "create", "ada", "--seed", "1"], env: ["STUDIO_HOME": home]).status, 0)
         let secret = "r8_dry_run_secret_\(UInt32.random(in: 1...UInt32.max))"
         let r = try CLI.run(["gen", "--backend", "replicate-instantid", "--character", "ada", "--prompt", "portrait", "--negative", "blurry",

@@ -4,13 +4,7 @@ import Foundation
 /// End-to-end tests of characters on real photos: each test has its own STUDIO_HOME (models linked
 /// from the installed ones), so stores never mix.
 final class CharacterCLITests: XCTestCase {
-    func freshHome() throws -> String {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("studio-char-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: d.path + "/models", withDestinationPath: CLI.home + "/models")
-        addTeardownBlock { try? FileManager.default.removeItem(at: d) }
-        return d.path
-    }
+    func freshHome() throws -> String { try freshStudioHome("char") }
 
     func studio(_ args: [String], home: String, env: [String: String] = [:]) throws -> CLI.Result {
         var e = env; e["STUDIO_HOME"] = home

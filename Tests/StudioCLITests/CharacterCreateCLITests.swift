@@ -3,13 +3,7 @@ import Foundation
 
 /// `studio character create NAME --seed N`: fictional characters from the local generator, end to end.
 final class CharacterCreateCLITests: XCTestCase {
-    func freshHome() throws -> String {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("studio-create-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: d.path + "/models", withDestinationPath: CLI.home + "/models")
-        addTeardownBlock { try? FileManager.default.removeItem(at: d) }
-        return d.path
-    }
+    func freshHome() throws -> String { try freshStudioHome("create") }
 
     func studio(_ args: [String], home: String) throws -> CLI.Result {
         try CLI.run(args, env: ["STUDIO_HOME": home])

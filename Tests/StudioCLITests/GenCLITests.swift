@@ -4,18 +4,7 @@ import Foundation
 /// `studio gen --backend local`: the verification loop end to end on the real generator and models.
 final class GenCLITests: XCTestCase {
     /// A fresh STUDIO_HOME sharing the installed models and, when present, the generated-face calibration.
-    func freshHome() throws -> String {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("studio-gen-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-        try FileManager.default.createSymbolicLink(atPath: d.path + "/models", withDestinationPath: CLI.home + "/models")
-        let cal = CLI.home + "/calibration/generated.json"
-        if FileManager.default.fileExists(atPath: cal) {
-            try FileManager.default.createDirectory(atPath: d.path + "/calibration", withIntermediateDirectories: true)
-            try FileManager.default.copyItem(atPath: cal, toPath: d.path + "/calibration/generated.json")
-        }
-        addTeardownBlock { try? FileManager.default.removeItem(at: d) }
-        return d.path
-    }
+    func freshHome() throws -> String { try freshStudioHome("gen", calibration: true) }
 
     func studio(_ args: [String], home: String) throws -> CLI.Result { try CLI.run(args, env: ["STUDIO_HOME": home]) }
 

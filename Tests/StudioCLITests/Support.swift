@@ -77,3 +77,22 @@ enum CLI {
         return Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", ihdr) + chunk("IDAT", z) + chunk("IEND", []))
     }
 }
+
+extension XCTestCase {
+    /// A fresh STUDIO_HOME (removed after the test) sharing the installed models, and with
+    /// `calibration: true` a copy of the generated-face calibration when one exists (so `gen` need not
+    /// measure it again).
+    func freshStudioHome(_ label: String, calibration: Bool = false) throws -> String {
+        let fm = FileManager.default
+        let d = fm.temporaryDirectory.appendingPathComponent("studio-\(label)-\(UUID().uuidString)")
+        try fm.createDirectory(at: d, withIntermediateDirectories: true)
+        try fm.createSymbolicLink(atPath: d.path + "/models", withDestinationPath: CLI.home + "/models")
+        let cal = CLI.home + "/calibration/generated.json"
+        if calibration, fm.fileExists(atPath: cal) {
+            try fm.createDirectory(atPath: d.path + "/calibration", withIntermediateDirectories: true)
+            try fm.copyItem(atPath: cal, toPath: d.path + "/calibration/generated.json")
+        }
+        addTeardownBlock { try? fm.removeItem(at: d) }
+        return d.path
+    }
+}
