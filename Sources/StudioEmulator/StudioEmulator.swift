@@ -1,0 +1,1 @@
+// Placeholder; the module's first slice lands next (issue 5).
