@@ -173,3 +173,36 @@ private extension String {
         return String(s)
     }
 }
+
+extension NegativePrompt {
+    /// A negative prompt read back from the text a remote surface received (what an emulated provider
+    /// knows): comma-separated fragments, "(text:1.3)" read as a weighted fragment; a fragment that is
+    /// one of a catalogue mode's suppressors for a face with `reference`'s attributes counts for that
+    /// mode (so the local generator can measure it), any other is kept as `.user`.
+    public static func read(text: String, reference: FaceAttributes, catalogue: [DriftMode] = DriftCatalogue.all) -> NegativePrompt {
+        var suppressors: [String: String] = [:]
+        for m in catalogue {
+            for f in m.suppressor.fragments(reference: reference) where suppressors[f.lowercased()] == nil { suppressors[f.lowercased()] = m.id }
+        }
+        var fragments: [Fragment] = []
+        var modeIds: [String] = []
+        for raw in text.split(separator: ",") {
+            var t = String(raw).trimmedFragment
+            var weight = 1.0
+            if t.hasPrefix("("), t.hasSuffix(")"), let colon = t.lastIndex(of: ":"),
+               let w = Double(t[t.index(after: colon)..<t.index(before: t.endIndex)]), w.isFinite, w > 0 {
+                weight = w
+                t = String(t[t.index(after: t.startIndex)..<colon]).trimmedFragment
+            }
+            guard !t.isEmpty, !fragments.contains(where: { $0.text.lowercased() == t.lowercased() }) else { continue }
+            if let id = suppressors[t.lowercased()] {
+                fragments.append(Fragment(text: t, source: .mode(id), weight: weight))
+                if !modeIds.contains(id) { modeIds.append(id) }
+            } else {
+                fragments.append(Fragment(text: t, source: .user, weight: weight))
+            }
+        }
+        return NegativePrompt(text: fragments.map(\.text).joined(separator: ", "), fragments: fragments, dropped: [], modeIds: modeIds,
+                              unknownDiagnosed: [], strictness: 0)
+    }
+}
