@@ -110,10 +110,32 @@ public struct GeneratedOutput: Sendable {
     /// Things the user should know (prompt words the backend could not honour, a surface without a
     /// negative prompt, ...).
     public var messages: [String]
+    /// A video's sampled frames (empty for an image): each is judged, and the worst decides.
+    public var frames: [VideoFrame]
 
     public init(image: RGBImage, selection: Selection = .single, notes: [String: Double] = [:], messages: [String] = [],
-                requestedModes: [String] = []) {
+                requestedModes: [String] = [], frames: [VideoFrame] = []) {
         self.image = image; self.selection = selection; self.notes = notes; self.messages = messages; self.requestedModes = requestedModes
+        self.frames = frames
+    }
+}
+
+/// A frame sampled from a video output, with its time.
+public struct VideoFrame: Sendable {
+    public var seconds: Double
+    public var image: RGBImage
+    public init(seconds: Double, image: RGBImage) { self.seconds = seconds; self.image = image }
+}
+
+/// One sampled frame's verdict, for the report.
+public struct FrameScore: Sendable, Codable, Equatable {
+    public var index: Int
+    public var seconds: Double
+    public var verdict: Verdict
+    /// nil: no face in this frame.
+    public var distance: Double?
+    public init(index: Int, seconds: Double, verdict: Verdict, distance: Double?) {
+        self.index = index; self.seconds = seconds; self.verdict = verdict; self.distance = distance
     }
 }
 
@@ -243,6 +265,8 @@ public struct AttemptRecord: Sendable, Codable, Equatable {
     public var verifySeconds: Double
     public var notes: [String: Double]
     public var messages: [String]
+    /// A video's frames, each judged (the attempt's judgement is its worst frame's).
+    public var frames: [FrameScore]? = nil
 }
 
 /// The outcome of a shot.
@@ -331,7 +355,19 @@ public struct VerificationLoop: Sendable {
             do {
                 let out = try backend.generate(c) { p in events(.generating(shot: shot.index, attempt: attempt, p)) }
                 let t1 = monotonicSeconds()
-                var j = judge.judge(out.image, character: character, selection: out.selection)
+                var j: Judgement
+                var shown = out.image
+                if out.frames.isEmpty {
+                    j = judge.judge(out.image, character: character, selection: out.selection)
+                } else {
+                    // A video keeps the identity only if every frame does: the worst frame with a face decides
+                    // (no face in any frame: no face).
+                    let js = out.frames.map { judge.judge($0.image, character: character, selection: out.selection) }
+                    record.frames = js.indices.map { FrameScore(index: $0, seconds: out.frames[$0].seconds, verdict: js[$0].verdict, distance: js[$0].distance) }
+                    let k = js.indices.filter { js[$0].distance != nil }.max { js[$0].distance! < js[$1].distance! } ?? 0
+                    j = js[k]
+                    shown = out.frames[k].image
+                }
                 record.requestedChanges = j.findings.filter { out.requestedModes.contains($0.modeId) }
                 j.findings.removeAll { out.requestedModes.contains($0.modeId) }
                 record.generateSeconds = t1 - t0
@@ -339,7 +375,7 @@ public struct VerificationLoop: Sendable {
                 record.judgement = j
                 record.notes = out.notes
                 record.messages = out.messages
-                images.append(out.image)
+                images.append(shown)
                 if j.verdict == .pass {
                     passedAt = attempt
                     secondsToPass = monotonicSeconds() - start
