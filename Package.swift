@@ -112,7 +112,7 @@ let package = Package(
         .target(name: "StudioRemote", dependencies: ["StudioKit", "StudioImage", "StudioNet", "StudioAdapterHost", "AdapterSDK"],
                 swiftSettings: swiftSettings),
         // Loopback servers speaking each provider's schema, generating with the local backend through the surface only.
-        .target(name: "StudioEmulator", dependencies: ["StudioKit", "StudioImage", "StudioFace", "StudioLocal", "AdapterSDK"],
+        .target(name: "StudioEmulator", dependencies: ["StudioKit", "StudioImage", "StudioFace", "StudioLocal", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: swiftSettings),
 
         // MARK: - CLI
@@ -139,7 +139,7 @@ let package = Package(
         .testTarget(name: "StudioCLITests", dependencies: ["studio"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioStoreTests", dependencies: ["StudioStore", "StudioKit"], swiftSettings: swiftSettings),
         .testTarget(name: "AdapterTests", dependencies: ["StudioAdapterHost", "AdapterSDK", "CStudioAdapter"], swiftSettings: swiftSettings),
-        .testTarget(name: "StudioNetTests", dependencies: ["StudioNet"], swiftSettings: swiftSettings),
+        .testTarget(name: "StudioNetTests", dependencies: ["StudioNet", "StudioEmulator"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioRemoteTests", dependencies: ["StudioRemote", "StudioEmulator", "StudioNet", "StudioAdapterHost", "AdapterSDK", "StudioKit", "StudioImage"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "StudioEmulatorTests", dependencies: ["StudioEmulator", "StudioNet", "AdapterSDK", "StudioKit", "StudioImage"],

@@ -3,11 +3,12 @@ import Foundation
 import StudioKit
 import AdapterSDK
 import StudioAdapterHost
+import StudioRemote
 
 /// `studio gen --backend <adapter> --dry-run`: the attempt-1 request an adapter builds for a character,
-/// with the credential the host would add shown redacted. Sending is not built yet.
+/// with the credential the host would add shown redacted; nothing is sent.
 struct AdapterDryRun {
-    let backend: String, character: String, prompt: String, negatives: [String], seed: UInt64, tenant: String, json: Bool, dryRun: Bool
+    let backend: String, character: String, prompt: String, negatives: [String], seed: UInt64, tenant: String, json: Bool
 
     func run() throws {
         let (loaded, _) = Adapters.loadAll()
@@ -15,26 +16,14 @@ struct AdapterDryRun {
             warn("studio: unknown backend '\(backend)': 'local' or an adapter (found: \(loaded.map(\.manifest.name).joined(separator: ", ").nilIfEmpty ?? "none"))")
             throw badInputExit
         }
-        guard dryRun else {
-            warn("studio: sending requests to \(adapter.manifest.provider) is not built yet (issue 5); use --dry-run to see the translated request")
-            throw badInputExit
-        }
         let (c, images) = try withStore { s -> (CharacterRecord, [AdapterImage]) in
             let c = try s.character(named: character, tenant: tenant)
-            let n = min(c.references.count, adapter.manifest.surface.maxReferences)
-            let imgs = try c.references.prefix(n).map { r in
-                let b = try s.image(sha256: r.sha256)
-                return AdapterImage(bytes: b, mimeType: b.starts(with: [0x89, 0x50, 0x4E, 0x47]) ? "image/png" : "image/jpeg")
-            }
-            return (c, imgs)
+            let bytes = try c.references.prefix(max(0, adapter.manifest.surface.maxReferences)).map { try s.image(sha256: $0.sha256) }
+            return (c, AdapterRequests.images(bytes, maxReferences: adapter.manifest.surface.maxReferences))
         }
         let step = StrictnessLadder.standard.step(attempt: 1)
         let negative = NegativePrompt.synthesize(character: c, request: negatives, strictness: step.level, diagnosed: [])
-        let request = AdapterRequest(
-            character: .init(name: c.name, attributes: c.attributes.items.mapValues(\.label), embedding: c.identity.values,
-                             referenceCount: images.count),
-            prompt: prompt, negativePrompt: negative.text, negativePromptWeighted: negative.weightedText(style: .parenthesized),
-            strictness: .init(level: step.level, identityStrength: step.identityStrength), seed: seed, width: 1024, height: 1024)
+        let request = AdapterRequests.make(character: c, prompt: prompt, negative: negative, strictness: step, seed: seed, referenceCount: images.count)
         let plans: [HTTPRequestPlan]
         do { plans = try adapter.buildRequest(request, images: images) } catch {
             warn("studio: \(backend): \(error)"); throw badInputExit

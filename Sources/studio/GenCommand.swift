@@ -41,6 +41,12 @@ struct LocalEngine {
     }
 
     /// One line for people: what the verdicts are measured against.
+    /// The calibration as the report records it.
+    var reportCalibration: RunReport.Calibration {
+        .init(domain: calibration.domain, threshold: calibration.threshold, uncertainBand: judge.uncertainty.band,
+              distanceNoise: calibration.distanceNoise, pairs: calibration.pairs, falseAcceptRate: calibration.targetFalseAcceptRate)
+    }
+
     var calibrationLine: String {
         "threshold \(fmt(calibration.threshold, 3)) for generated faces (at most \(fmt(calibration.targetFalseAcceptRate * 100, 0))% of " +
             "\(calibration.pairs) different-seed pairs pass; dlib's 0.6 would pass \(fmt(calibration.falseAcceptRateAtDlibThreshold * 100, 1))%), " +
@@ -54,10 +60,16 @@ struct RunReport: Codable {
     struct Request: Codable {
         var backend: String; var prompt: String; var negatives: [String]; var count: Int; var seed: UInt64
         var maxAttempts: Int; var identityInjection: Bool
+        /// Adapter backends: which adapter and provider, whether an emulator answered, each attempt's remote job.
+        var remote: Remote? = nil
+    }
+    struct Remote: Codable {
+        var adapter: String; var version: String; var provider: String; var model: String; var emulated: Bool
+        var jobs: [String: String]
     }
     struct Calibration: Codable {
         var domain: String; var threshold: Double; var uncertainBand: Double; var distanceNoise: Double?
-        var pairs: Int; var falseAcceptRate: Double
+        var pairs: Int; var falseAcceptRate: Double?
     }
     struct Summary: Codable { var passed: Int; var uncertain: Int; var failed: Int; var attempts: Int; var seconds: Double; var allPassed: Bool }
     struct ShotFiles: Codable { var image: String?; var attempts: [String?] }
@@ -91,7 +103,7 @@ struct Gen: ParsableCommand {
         words are reported as ignored. Exit status: 0 every shot passed, 1 otherwise, 2 bad input.
         """)
 
-    @Option(help: "Backend: 'local' (the built-in generator) or an adapter's name (studio adapters list; --dry-run only for now).") var backend: String = "local"
+    @Option(help: "Backend: 'local' (the built-in generator) or an adapter's name (studio adapters list).") var backend: String = "local"
     @Option(help: "The character to generate.") var character: String?
     @Option(help: "What to generate.") var prompt: String = ""
     @Option(name: .customLong("negative"), help: "Something to avoid (repeat for several).") var negatives: [String] = []
@@ -102,19 +114,35 @@ struct Gen: ParsableCommand {
     @Flag(help: "Ablation: draw from the seed without identity injection (the loop still verifies).") var noIdentityInjection = false
     @Flag(help: "List the local backend's prompt vocabulary and exit.") var vocabulary = false
     @Flag(help: "With an adapter backend: print the translated request (secrets redacted) and send nothing.") var dryRun = false
+    @Flag(help: "With an adapter backend: run the adapter in a child process (a crashing adapter cannot take studio down).") var isolate = false
+    @Option(help: "With an adapter backend: seconds between polls of a running job.") var pollInterval: Double = 2
+    @Option(help: "With an adapter backend: requested output width.") var width: Int = 1024
+    @Option(help: "With an adapter backend: requested output height.") var height: Int = 1024
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
         guard (1...1000).contains(count) else { throw ValidationError("--count must be 1...1000") }
         guard (1...10).contains(maxAttempts) else { throw ValidationError("--max-attempts must be 1...10") }
         if !vocabulary && character == nil { throw ValidationError("--character is required") }
+        guard pollInterval >= 0 && pollInterval <= 600 else { throw ValidationError("--poll-interval must be 0...600 seconds") }
+        guard (64...4096).contains(width) && (64...4096).contains(height) else { throw ValidationError("--width and --height must be 64...4096") }
     }
 
     func run() throws {
         if vocabulary { print(LocalPrompts.vocabularyTable()); return }
         if backend != "local" {
-            try AdapterDryRun(backend: backend, character: character!, prompt: prompt, negatives: negatives, seed: seed ?? 0,
-                              tenant: store.tenant, json: store.json, dryRun: dryRun).run()
+            if dryRun {
+                try AdapterDryRun(backend: backend, character: character!, prompt: prompt, negatives: negatives, seed: seed ?? 0,
+                                  tenant: store.tenant, json: store.json).run()
+                return
+            }
+            let firstSeed = seed ?? UInt64(truncatingIfNeeded: Int64(Date().timeIntervalSince1970 * 1000))
+            let id = RunFolder.makeId(seed: firstSeed)
+            let emulated = ProcessInfo.processInfo.environment["STUDIO_EMULATOR"].map { !$0.isEmpty } ?? false
+            let spec = RunSpec(id: id, backend: backend, character: character!, tenant: store.tenant, prompt: prompt, negatives: negatives,
+                               count: count, seed: firstSeed, maxAttempts: maxAttempts, emulated: emulated, isolate: isolate,
+                               pollInterval: pollInterval, width: width, height: height)
+            try RemoteGen.start(spec, folder: out ?? (StudioPaths.fromEnvironment().home + "/runs/" + id), json: store.json)
             return
         }
         let characterRecord = try withStore { try $0.character(named: character!, tenant: store.tenant) }
@@ -154,7 +182,7 @@ struct Gen: ParsableCommand {
             runs.append(run)
         }
         let seconds = monotonicSeconds() - started
-        let report = try writer.write(runs: runs, id: id, character: characterRecord, engine: engine,
+        let report = try writer.write(runs: runs, id: id, character: characterRecord, calibration: engine.reportCalibration,
                                       request: .init(backend: backend, prompt: prompt, negatives: negatives, count: count, seed: firstSeed,
                                                      maxAttempts: maxAttempts, identityInjection: !noIdentityInjection),
                                       ladder: Array(loop.ladder.steps.prefix(maxAttempts)), seconds: seconds)
@@ -212,19 +240,34 @@ struct RunFolder {
 
     init(final: String) throws {
         let fm = FileManager.default
-        var isDir: ObjCBool = false
-        if fm.fileExists(atPath: final, isDirectory: &isDir) {
+        if fm.fileExists(atPath: final) {
             throw Failure(description: "\(final) already exists; choose another --out (a run folder is never overwritten)")
         }
         self.final = final
         self.partial = final + ".partial"
+        if fm.fileExists(atPath: partial + "/" + RunSpec.file) {
+            throw Failure(description: "\(partial) holds an interrupted remote run; finish it with `studio runs resume \(partial)` or remove it")
+        }
         try? fm.removeItem(atPath: partial)
         do { try fm.createDirectory(atPath: partial + "/attempts", withIntermediateDirectories: true) } catch {
             throw Failure(description: "cannot create \(partial): \(error.localizedDescription)")
         }
     }
 
-    func write(runs: [ShotRun], id: String, character c: CharacterRecord, engine: LocalEngine, request: RunReport.Request,
+    /// An interrupted run's folder (`<final>.partial`), kept as it is: its journal is replayed.
+    init(resuming partial: String) throws {
+        guard partial.hasSuffix(".partial"), FileManager.default.fileExists(atPath: partial + "/" + RunSpec.file) else {
+            throw Failure(description: "\(partial) is not an interrupted run folder (no \(RunSpec.file))")
+        }
+        self.partial = partial
+        self.final = String(partial.dropLast(".partial".count))
+        if FileManager.default.fileExists(atPath: final) {
+            throw Failure(description: "\(final) already exists: that run was completed")
+        }
+        try? FileManager.default.createDirectory(atPath: partial + "/attempts", withIntermediateDirectories: true)
+    }
+
+    func write(runs: [ShotRun], id: String, character c: CharacterRecord, calibration cal: RunReport.Calibration, request: RunReport.Request,
                ladder: [StrictnessStep], seconds: Double) throws -> RunReport {
         var files: [RunReport.ShotFiles] = []
         var tiles: [(title: String, tiles: [ContactSheet.Tile])] = []
@@ -255,16 +298,14 @@ struct RunFolder {
             tiles.append((title: "SHOT \(run.result.shot.index + 1): \(run.result.status.rawValue.uppercased())", tiles: rowTiles))
         }
         try ImageIO.writePNG(ContactSheet.render(rows: tiles), to: partial + "/contact-sheet.png")
-        try ImageIO.writePNG(ScorePlotter.render(runs.map(\.result), threshold: engine.calibration.threshold,
-                                                 band: engine.judge.uncertainty.band, character: c.name), to: partial + "/scores.png")
+        try ImageIO.writePNG(ScorePlotter.render(runs.map(\.result), threshold: cal.threshold,
+                                                 band: cal.uncertainBand, character: c.name), to: partial + "/scores.png")
         let results = runs.map(\.result)
-        let cal = engine.calibration
         let report = RunReport(
             id: id, createdAt: Int64(Date().timeIntervalSince1970),
             character: .init(name: c.name, tenant: c.tenant, origin: c.metadata["origin"] ?? "photos", seed: c.metadata["seed"]),
             request: request,
-            calibration: .init(domain: cal.domain, threshold: cal.threshold, uncertainBand: engine.judge.uncertainty.band,
-                               distanceNoise: cal.distanceNoise, pairs: cal.pairs, falseAcceptRate: cal.targetFalseAcceptRate),
+            calibration: cal,
             ladder: ladder, shots: results, files: files, contactSheet: "contact-sheet.png", scorePlot: "scores.png",
             summary: .init(passed: results.filter { $0.status == .passed }.count, uncertain: results.filter { $0.status == .uncertain }.count,
                            failed: results.filter { $0.status == .failed }.count, attempts: results.reduce(0) { $0 + $1.attempts.count },

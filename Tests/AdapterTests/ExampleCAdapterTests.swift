@@ -28,7 +28,7 @@ final class ExampleCAdapterTests: XCTestCase {
         XCTAssertEqual(s.strengthKnobs, [], "ip-adapter-face-id on fal has no identity-strength field")
         XCTAssertEqual(s.mode, "poll")
         XCTAssertEqual(s.auth, .init(scheme: "key", credential: "FAL_KEY"))
-        XCTAssertEqual(s.allowedHosts, ["queue.fal.run", "fal.media"])
+        XCTAssertEqual(s.allowedHosts, ["queue.fal.run", "fal.media", "v2.fal.media", "v3.fal.media", "v3b.fal.media"])
         XCTAssertEqual(s.outputs, ["image"])
         XCTAssertNil(s.promptTrigger)
     }

@@ -156,7 +156,7 @@ static const char manifest[] =
     "\"surface\":{\"referenceFields\":[\"face_image_url\"],\"maxReferences\":1,"
     "\"negativePrompt\":{\"supported\":true,\"weighting\":\"plain\"},\"strengthKnobs\":[],\"mode\":\"poll\","
     "\"auth\":{\"scheme\":\"key\",\"credential\":\"FAL_KEY\"},"
-    "\"allowedHosts\":[\"queue.fal.run\",\"fal.media\"],\"outputs\":[\"image\"]}}";
+    "\"allowedHosts\":[\"queue.fal.run\",\"fal.media\",\"v2.fal.media\",\"v3.fal.media\",\"v3b.fal.media\"],\"outputs\":[\"image\"]}}";
 
 static char *manifest_json(void) { return strdup(manifest); }
 

@@ -1,0 +1,208 @@
+import ArgumentParser
+import Foundation
+import StudioKit
+import StudioFace
+import StudioImage
+import StudioStore
+import AdapterSDK
+import StudioAdapterHost
+import StudioRemote
+
+/// A remote run's parameters, written first into the run folder (`run.json`) so an interrupted run
+/// can be resumed exactly: the same character, prompts, seeds and attempts, replayed over the journal.
+struct RunSpec: Codable {
+    static let file = "run.json"
+    var id: String
+    var backend: String
+    var character: String
+    var tenant: String
+    var prompt: String
+    var negatives: [String]
+    var count: Int
+    var seed: UInt64
+    var maxAttempts: Int
+    var emulated: Bool
+    var isolate: Bool
+    var pollInterval: Double
+    var width: Int
+    var height: Int
+}
+
+/// `studio gen --backend <adapter>`: the same verification loop and run folder as the local backend,
+/// with each attempt sent through the adapter (RemoteBackend) and journaled for `studio runs resume`.
+struct RemoteGen {
+    let spec: RunSpec
+    let writer: RunFolder
+    let json: Bool
+    let resubmitUnanswered: Bool
+
+    /// Which judge: with an emulator the outputs come from the local generator, so the generated-face
+    /// calibration applies; a real provider's photographs are judged at dlib's published 0.6.
+    static func judge(emulated: Bool, quiet: Bool) throws -> (FaceIdentityJudge, RunReport.Calibration, String) {
+        if emulated {
+            let engine = try LocalEngine.load(quiet: quiet)
+            return (engine.judge, engine.reportCalibration, engine.calibrationLine)
+        }
+        let pipeline = try loadPipeline()
+        let band = 0.02
+        let judge = FaceIdentityJudge(pipeline: pipeline, uncertainty: UncertaintyModel(threshold: FaceDescriptor.sameIdentityDistance, sigma: band, band: band))
+        let cal = RunReport.Calibration(domain: "photos (dlib's published threshold)", threshold: FaceDescriptor.sameIdentityDistance,
+                                        uncertainBand: band, distanceNoise: nil, pairs: 0, falseAcceptRate: nil)
+        return (judge, cal, "threshold 0.600 for photographs (dlib's published same-person distance), uncertain within ±\(fmt(band, 3))")
+    }
+
+    static func adapter(named name: String, isolate: Bool) throws -> any AdapterEndpoint {
+        let (loaded, _) = Adapters.loadAll()
+        guard let a = loaded.first(where: { $0.manifest.name == name }) else {
+            warn("studio: unknown backend '\(name)': 'local' or an adapter (found: \(loaded.map(\.manifest.name).joined(separator: ", ").nilIfEmpty ?? "none"))")
+            throw badInputExit
+        }
+        guard isolate else { return a }
+        do { return try OutOfProcessAdapter(path: a.path, command: [Adapters.executable(), "adapters", "serve", a.path]) } catch {
+            warn("studio: \(name) could not start out of process: \(error)"); throw badInputExit
+        }
+    }
+
+    func run() throws {
+        let route: RemoteRoute
+        do { route = try RemoteRoute.fromEnvironment() } catch { warn("studio: \(error)"); throw badInputExit }
+        if spec.emulated != route.isEmulated {
+            warn(spec.emulated ? "studio: this run was sent to an emulator: set STUDIO_EMULATOR to its address to resume it"
+                               : "studio: this run was sent to the real provider; unset STUDIO_EMULATOR to resume it")
+            throw badInputExit
+        }
+        let adapter = try Self.adapter(named: spec.backend, isolate: spec.isolate)
+        let m = adapter.manifest
+        let home = StudioPaths.fromEnvironment().home
+        let creds: (secret: String, issuer: String?)
+        do { creds = try RemoteClient.credentials(for: m, home: home) } catch { warn("studio: \(error)"); throw badInputExit }
+        let (c, refBytes) = try withStore { s -> (CharacterRecord, [[UInt8]]) in
+            let c = try s.character(named: spec.character, tenant: spec.tenant)
+            return (c, try c.references.prefix(max(0, m.surface.maxReferences)).map { try s.image(sha256: $0.sha256) })
+        }
+        let (judge, calibration, calibrationLine) = try Self.judge(emulated: spec.emulated, quiet: json)
+        let journal: RunJournal
+        do { journal = try RunJournal(folder: writer.partial) } catch { warn("studio: \(error)"); throw badInputExit }
+        var settings = RemoteSettings()
+        settings.pollInterval = spec.pollInterval
+        let client = RemoteClient(adapter: adapter, secret: creds.secret, issuer: creds.issuer, route: route, settings: settings)
+        let quiet = json
+        let backend = RemoteBackend(client: client, references: AdapterRequests.images(refBytes, maxReferences: m.surface.maxReferences),
+                                    journal: journal, width: spec.width, height: spec.height, resubmitUnanswered: resubmitUnanswered,
+                                    log: { line in if !quiet { warn("  " + line) } })
+        if !json {
+            print("studio gen: \(spec.count) shot(s) of \(c.name) on \(m.name) (\(m.provider) \(m.model)), seed \(spec.seed), up to \(spec.maxAttempts) attempt(s) each")
+            if let e = route.emulator { print("EMULATED: requests for \(m.provider) go to the emulator at \(e), not to the provider") }
+            print("run folder (until complete): \(writer.partial); if interrupted: studio runs resume \(writer.partial)")
+            print("verifying against the \(calibrationLine)")
+            for line in backend.surfaceMessages { print("surface: " + line) }
+        }
+        let loop = VerificationLoop(maxAttempts: spec.maxAttempts)
+        let started = monotonicSeconds()
+        var runs: [ShotRun] = []
+        for i in 0..<spec.count {
+            let shot = ShotRequest(index: i, prompt: spec.prompt, negatives: spec.negatives, seed: spec.seed &+ UInt64(i))
+            let run = loop.run(shot: shot, character: c, backend: backend, judge: judge) { event in
+                if case .attemptFinished(_, let a) = event, !quiet {
+                    print("  " + GenText.attemptLine(shot: i, a, threshold: calibration.threshold))
+                    for f in a.frames ?? [] {
+                        print("    frame \(f.index) at \(fmt(f.seconds, 1)) s: " + (f.distance.map { "distance \(fmt($0, 3)) \(f.verdict.rawValue)" } ?? "no face"))
+                    }
+                }
+            }
+            if !json { print("shot \(i + 1): \(run.result.summary)") }
+            runs.append(run)
+        }
+        let seconds = monotonicSeconds() - started
+        let remote = RunReport.Remote(adapter: m.name, version: m.version, provider: m.provider, model: m.model, emulated: spec.emulated,
+                                      jobs: journal.jobIds)
+        let report = try writer.write(runs: runs, id: spec.id, character: c, calibration: calibration,
+                                      request: .init(backend: spec.backend, prompt: spec.prompt, negatives: spec.negatives, count: spec.count,
+                                                     seed: spec.seed, maxAttempts: spec.maxAttempts, identityInjection: true, remote: remote),
+                                      ladder: Array(loop.ladder.steps.prefix(spec.maxAttempts)), seconds: seconds)
+        if json {
+            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+            print(JSON.object([("run", JSON.string(writer.final)), ("report", String(decoding: try enc.encode(report), as: UTF8.self))]))
+        } else {
+            let s = report.summary
+            print("\(s.passed) of \(spec.count) shot(s) passed (\(s.uncertain) uncertain, \(s.failed) failed) in \(fmt(seconds, 1)) s, \(s.attempts) attempt(s); \(client.counts.submits) submit(s), \(client.counts.polls) poll(s)")
+            print("run folder: \(writer.final)")
+        }
+        if !report.summary.allPassed { throw ExitCode(1) }
+    }
+
+    /// Starts a new remote run: writes run.json into a fresh partial folder, then runs.
+    static func start(_ spec: RunSpec, folder: String, json: Bool) throws {
+        let writer: RunFolder
+        do { writer = try RunFolder(final: folder) } catch { warn("studio: \(error)"); throw badInputExit }
+        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try enc.encode(spec).write(to: URL(fileURLWithPath: writer.partial + "/" + RunSpec.file), options: .atomic)
+        try RemoteGen(spec: spec, writer: writer, json: json, resubmitUnanswered: false).run()
+    }
+}
+
+struct Runs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run folders: list them; resume an interrupted remote run.",
+        subcommands: [RunsList.self, RunsResume.self])
+}
+
+struct RunsList: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "Run folders under $STUDIO_HOME/runs, complete and interrupted.")
+    @Flag(help: "Print a JSON object.") var json = false
+
+    func run() throws {
+        let dir = StudioPaths.fromEnvironment().home + "/runs"
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted()
+        var rows: [(String, String)] = []
+        for n in names {
+            if n.hasSuffix(".partial") {
+                rows.append((n, FileManager.default.fileExists(atPath: dir + "/" + n + "/" + RunSpec.file) ? "interrupted (studio runs resume \(n.dropLast(8)))" : "incomplete local run"))
+            } else if FileManager.default.fileExists(atPath: dir + "/" + n + "/report.json") {
+                rows.append((n, "complete"))
+            }
+        }
+        if json {
+            print(JSON.object([("runs", JSON.array(rows.map { JSON.object([("id", JSON.string($0.0)), ("state", JSON.string($0.1))]) }))]))
+        } else if rows.isEmpty {
+            print("no runs in \(dir)")
+        } else {
+            for (n, s) in rows { print(n.padding(toLength: 34, withPad: " ", startingAt: 0) + s) }
+        }
+    }
+}
+
+struct RunsResume: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resume",
+        abstract: "Finish an interrupted remote run: jobs already submitted are polled again, never resubmitted.",
+        discussion: """
+        Replays the run's journal (<run>.partial/journal.jsonl): attempts that finished are read from disk,
+        a job that was submitted is polled at its recorded URL until it ends, and only attempts that were
+        never sent are sent now. A submit whose answer was lost (the host died mid-request) is not resent
+        unless --resubmit-unanswered says so: it may have created a job that is being charged.
+        Exit status as for gen: 0 every shot passed, 1 otherwise, 2 bad input.
+        """)
+    @Argument(help: "The run's id (under $STUDIO_HOME/runs) or its folder (<run>.partial).") var id: String
+    @Flag(help: "Send again a submit whose answer was never recorded (it may double-charge).") var resubmitUnanswered = false
+    @Flag(help: "Print a JSON object.") var json = false
+
+    func run() throws {
+        let runs = StudioPaths.fromEnvironment().home + "/runs/"
+        var candidates = [id, id + ".partial"]
+        if !id.contains("/") { candidates += [runs + id, runs + id + ".partial"] }
+        guard let partial = candidates.first(where: { $0.hasSuffix(".partial") && FileManager.default.fileExists(atPath: $0 + "/" + RunSpec.file) }) else {
+            let done = candidates.first { FileManager.default.fileExists(atPath: $0 + "/report.json") }
+            warn(done.map { "studio: \($0) is complete; nothing to resume" } ?? "studio: no interrupted run '\(id)' (looked for \(candidates.filter { $0.hasSuffix(".partial") }.joined(separator: ", ")))")
+            throw badInputExit
+        }
+        let spec: RunSpec
+        do { spec = try JSONDecoder().decode(RunSpec.self, from: Data(contentsOf: URL(fileURLWithPath: partial + "/" + RunSpec.file))) } catch {
+            warn("studio: \(partial)/\(RunSpec.file) is unreadable: \(error)"); throw badInputExit
+        }
+        let writer: RunFolder
+        do { writer = try RunFolder(resuming: partial) } catch { warn("studio: \(error)"); throw badInputExit }
+        if !json { print("resuming run \(spec.id) (\(spec.backend), \(spec.count) shot(s))") }
+        try RemoteGen(spec: spec, writer: writer, json: json, resubmitUnanswered: resubmitUnanswered).run()
+    }
+}
