@@ -44,6 +44,28 @@ final class AdaptersCLITests: XCTestCase {
         XCTAssertTrue(listed.stderr.contains("skipped") && listed.stderr.contains("libJunk"), listed.stderr)
         XCTAssertTrue(listed.stdout.contains("replicate-instantid"), listed.stdout)
     }
+
+    /// Both fal adapters (which share AdapterSDK's FalQueue) are discovered, described and pass `check`.
+    func testFalAdaptersListInfoAndCheck() throws {
+        let list = try CLI.run(["adapters", "list", "--json"])
+        XCTAssertEqual(list.status, 0, list.stderr)
+        let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any])
+        let names = (o["adapters"] as! [[String: Any]]).map { $0["name"] as! String }
+        XCTAssertTrue(names.contains("fal-flux-pulid") && names.contains("fal-kling-i2v"), "\(names)")
+
+        let info = try CLI.run(["adapters", "info", "fal-flux-pulid"])
+        XCTAssertEqual(info.status, 0, info.stderr)
+        for needle in ["id_weight", "FAL_KEY", "queue.fal.run", "true_cfg > 1", "outputs: image"] {
+            XCTAssertTrue(info.stdout.contains(needle), "\(needle) in \(info.stdout)")
+        }
+        for name in ["FalFluxPuLID", "FalKlingI2V"] {
+            let check = try CLI.run(["adapters", "check", try built(name), "--json"])
+            XCTAssertEqual(check.status, 0, check.stdout + check.stderr)
+            let checks = try XCTUnwrap((JSONSerialization.jsonObject(with: Data(check.stdout.utf8)) as? [String: Any])?["checks"] as? [[String: Any]])
+            XCTAssertGreaterThanOrEqual(checks.count, 7)
+            XCTAssertTrue(checks.allSatisfy { $0["pass"] as? Bool == true }, "\(name): \(checks)")
+        }
+    }
 }
 
 /// `studio gen --backend <adapter> --dry-run`: the translated request, secrets redacted.
