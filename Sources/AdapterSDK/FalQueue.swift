@@ -37,6 +37,10 @@ public enum FalQueue {
                 e.retryable = false
                 e.message += " (fal: X-Fal-Retryable false)"
             }
+            // fal types each detail item; its content checker's refusals are `content_policy_violation`.
+            if r.status == 422, errorTypes(body).contains("content_policy_violation") {
+                e = AdapterError(code: "content_filtered", message: "fal's content checker refused it: \(detail(body))", retryable: false)
+            }
             throw e
         }
         guard r.purpose == "submit" || r.purpose == "poll" else {
@@ -62,6 +66,12 @@ public enum FalQueue {
         case "COMPLETED": return .update(JobUpdate(state: "running", pollURL: response, jobId: jobId))
         default: throw AdapterError(code: "malformed_response", message: "fal queue status '\(bounded(state, 40))' is unknown", retryable: false)
         }
+    }
+
+    /// The `type` of each `detail` item of a fal error body.
+    static func errorTypes(_ body: [UInt8]) -> [String] {
+        guard let o = try? AdapterSupport.object(body, provider: "fal"), let list = o["detail"] as? [Any] else { return [] }
+        return list.compactMap { ($0 as? [String: Any])?["type"] as? String }
     }
 
     /// A fal error body's messages: `detail` as `[{loc, msg, type}]` (msgs joined) or as a string.

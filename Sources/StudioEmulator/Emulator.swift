@@ -240,6 +240,10 @@ public final class Emulator: @unchecked Sendable {
         var job = job
         if configuration.faults.filteredJobs.contains(job.number) {
             job.filtered = true
+            // Providers that flag rather than withhold (fal flux-pulid) still deliver a blank image.
+            let blank = (try? ImageIO.encodePNG(RGBImage(width: 64, height: 64))) ?? []
+            job.files = ["/emu/\(job.id)/out-0.png"]
+            lock.withLock { files[job.files[0]] = StoredFile(bytes: blank, mimeType: "image/png") }
         } else {
             do {
                 let out = try generator.generate(job.input)

@@ -189,7 +189,8 @@ extension Emulator {
             return .json(200, ["video": ["url": urls[0], "content_type": "video/mp4", "file_name": "output.mp4"]])
         }
         if flux {
-            let images: [[String: Any]] = job.filtered ? [] : urls.map { ["url": $0, "width": job.input.width, "height": job.input.height, "content_type": "image/png"] }
+            // fal returns the checker's (blank) image and flags it.
+            let images: [[String: Any]] = urls.map { ["url": $0, "width": job.input.width, "height": job.input.height, "content_type": "image/png"] }
             return .json(200, ["images": images, "seed": job.input.seed ?? 0, "has_nsfw_concepts": [job.filtered], "timings": ["inference": 1.0]])
         }
         if job.model == "fal-ai/ip-adapter-face-id" {

@@ -3,6 +3,9 @@ import Foundation
 import StudioKit
 import AdapterSDK
 import StudioAdapterHost
+import StudioEmulator
+import StudioRemote
+import StudioImage
 
 struct Adapters: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -147,6 +150,27 @@ struct AdaptersCheck: ParsableCommand {
         check("hostile body") {
             do { _ = try a.parseResponse(AdapterResponse(purpose: "submit", status: 200, headers: [:]), body: Array(String(repeating: "[", count: 100_000).utf8)); return (false, "accepted") }
             catch let e as AdapterError { return (true, "typed error \(e.code)") }
+        }
+        if let provider = EmulatedProvider(rawValue: a.manifest.provider) {
+            check("\(provider.rawValue) emulator round trip") {
+                // The whole lifecycle through the host: a 429 at submit (Retry-After 1), a 503 at the first poll.
+                let emu = try Emulator(configuration: .init(credentials: [provider: marker], klingAccessKey: "studio-check-access", pollsUntilDone: 2,
+                                                            faults: FaultPlan(submit: [.rateLimited(retryAfter: 1)], poll: [1: .serverError(503)])),
+                                       generator: MirrorSurfaceGenerator())
+                defer { emu.stop() }
+                let client = RemoteClient(adapter: a, secret: marker, issuer: "studio-check-access", route: try RemoteRoute(emulator: emu.url),
+                                          settings: RemoteSettings(pollInterval: 0, sleep: { _ in }))
+                var face = RGBImage(width: 64, height: 64)
+                for i in face.pixels.indices { face.pixels[i] = UInt8((i * 7) % 251) }
+                let out: (jobId: String?, outputs: [FetchedOutput])
+                do { out = try client.run(key: "check", request: request, images: [AdapterImage(bytes: try ImageIO.encodePNG(face), mimeType: "image/png")], journal: nil) }
+                catch { return (false, "\(error)") }
+                let seen = emu.seen
+                let ok = seen.jobs == 1 && seen.unauthorized == 0 && !out.outputs.isEmpty && out.outputs.allSatisfy { !$0.bytes.isEmpty }
+                return (ok, "\(seen.jobs) job(s) from \(seen.submitAttempts) submit(s), \(seen.polls) poll(s), \(out.outputs.count) \(out.outputs.map(\.kind).joined(separator: "+")) output(s) delivered; credential accepted")
+            }
+        } else {
+            results.append(("emulator round trip", true, "skipped: no emulator speaks for provider '\(a.manifest.provider)'"))
         }
         unsetenv(a.manifest.surface.auth.credential)
         if json {

@@ -131,8 +131,13 @@ struct RemoteGen {
         if !report.summary.allPassed { throw ExitCode(1) }
     }
 
-    /// Starts a new remote run: writes run.json into a fresh partial folder, then runs.
+    /// Starts a new remote run: checks what can be checked before anything is written (the route, the
+    /// adapter, the credential, the character), writes run.json into a fresh partial folder, then runs.
     static func start(_ spec: RunSpec, folder: String, json: Bool) throws {
+        do { _ = try RemoteRoute.fromEnvironment() } catch { warn("studio: \(error)"); throw badInputExit }
+        let m = try adapter(named: spec.backend, isolate: false).manifest
+        do { _ = try RemoteClient.credentials(for: m, home: StudioPaths.fromEnvironment().home) } catch { warn("studio: \(error)"); throw badInputExit }
+        _ = try withStore { try $0.character(named: spec.character, tenant: spec.tenant) }
         let writer: RunFolder
         do { writer = try RunFolder(final: folder) } catch { warn("studio: \(error)"); throw badInputExit }
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]

@@ -1,0 +1,104 @@
+import XCTest
+import Foundation
+import StudioEmulator
+
+/// `studio gen --backend <adapter>` against an in-test emulator whose model mirrors the reference it
+/// was sent (a face of the character, so it passes), and `studio runs resume` after a kill.
+final class RemoteGenCLITests: XCTestCase {
+    static let secrets: [EmulatedProvider: String] = [.replicate: "r8_cli_test", .fal: "fal_cli_test", .kling: "kling_cli_secret"]
+
+    func setUpRun(_ label: String, pollsUntilDone: Int = 2) throws -> (home: String, env: [String: String], emulator: Emulator) {
+        let home = try freshStudioHome(label, calibration: true)
+        let emu = try Emulator(configuration: .init(credentials: Self.secrets, klingAccessKey: "kling_cli_access", pollsUntilDone: pollsUntilDone),
+                               generator: MirrorSurfaceGenerator(videoFrames: 3))
+        let env = ["STUDIO_HOME": home, "STUDIO_EMULATOR": emu.url, "REPLICATE_API_TOKEN": Self.secrets[.replicate]!, "FAL_KEY": Self.secrets[.fal]!,
+                   "KLING_SECRET_KEY": Self.secrets[.kling]!, "KLING_ACCESS_KEY": "kling_cli_access"]
+        let made = try CLI.run(["character", "create", "ada", "--seed", "101"], env: env)
+        XCTAssertEqual(made.status, 0, made.stderr)
+        return (home, env, emu)
+    }
+
+    func report(_ folder: String) throws -> [String: Any] {
+        try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/report.json"))) as? [String: Any])
+    }
+
+    func testKilledDuringPollingThenResumedCompletesTheSameJob() throws {
+        let (home, env, emu) = try setUpRun("resume")
+        emu.hold(true)
+        let out = home + "/runs/killed"
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = ["gen", "--backend", "replicate-instantid", "--character", "ada", "--prompt", "portrait", "--seed", "9",
+                       "--max-attempts", "1", "--poll-interval", "0.05", "--out", out]
+        var e = ProcessInfo.processInfo.environment
+        for (k, v) in env { e[k] = v }
+        p.environment = e
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let deadline = Date().addingTimeInterval(120)
+        while emu.seen.polls < 3 && Date() < deadline && p.isRunning { Thread.sleep(forTimeInterval: 0.05) }
+        XCTAssertGreaterThanOrEqual(emu.seen.polls, 3, "studio was polling when killed")
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .uncaughtSignal)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "no run folder from a killed run")
+        let journal = try String(contentsOfFile: out + ".partial/journal.jsonl", encoding: .utf8)
+        XCTAssertTrue(journal.contains("\"event\":\"submitted\""), journal)
+        XCTAssertEqual(emu.seen.jobs, 1)
+        let jobId = try XCTUnwrap(emu.allJobs.first?.id)
+
+        emu.hold(false)
+        let resumed = try CLI.run(["runs", "resume", out + ".partial"], env: env)
+        XCTAssertEqual(resumed.status, 0, resumed.stdout + resumed.stderr)
+        XCTAssertTrue(resumed.stderr.contains("resuming job \(jobId) (not resubmitted)"), resumed.stderr)
+        XCTAssertEqual(emu.seen.jobs, 1, "the job was not submitted again")
+        XCTAssertEqual(emu.seen.submitAttempts, 1)
+        let r = try report(out)
+        let request = try XCTUnwrap(r["request"] as? [String: Any])
+        let remote = try XCTUnwrap(request["remote"] as? [String: Any])
+        XCTAssertEqual((remote["jobs"] as? [String: String])?["shot-01-attempt-1"], jobId)
+        XCTAssertEqual(remote["emulated"] as? Bool, true)
+        XCTAssertEqual((r["summary"] as? [String: Any])?["passed"] as? Int, 1)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/shot-01.png"))
+
+        // Nothing left to resume.
+        let again = try CLI.run(["runs", "resume", out + ".partial"], env: env)
+        XCTAssertEqual(again.status, 2)
+        XCTAssertTrue(again.stderr.contains("no interrupted run") || again.stderr.contains("is complete"), again.stderr)
+    }
+
+    func testAVideoAdapterIsVerifiedFrameByFrame() throws {
+        let (home, env, emu) = try setUpRun("video", pollsUntilDone: 1)
+        let out = home + "/runs/video"
+        let r = try CLI.run(["gen", "--backend", "kling-image2video", "--character", "ada", "--prompt", "she smiles", "--seed", "3",
+                             "--max-attempts", "1", "--poll-interval", "0", "--out", out, "--json"], env: env)
+        XCTAssertEqual(emu.seen.jobs, 1)
+        XCTAssertEqual(emu.seen.unauthorized, 0, "the host's JWT was accepted")
+        let rep = try report(out)
+        let shots = try XCTUnwrap(rep["shots"] as? [[String: Any]])
+        let attempt = try XCTUnwrap((shots.first?["attempts"] as? [[String: Any]])?.first)
+        let frames = try XCTUnwrap(attempt["frames"] as? [[String: Any]], "per-frame scores in the report")
+        XCTAssertGreaterThanOrEqual(frames.count, 3, "3 one-second frames, sampled at 2 fps")
+        // The mirror's first frame is the reference itself; later frames are darkened copies, which can
+        // only be farther: the attempt's verdict is the worst frame's.
+        let distances = frames.compactMap { $0["distance"] as? Double }
+        let judged = try XCTUnwrap((attempt["judgement"] as? [String: Any])?["distance"] as? Double)
+        XCTAssertEqual(judged, distances.max() ?? -1, accuracy: 1e-12)
+        XCTAssertTrue(r.status == 0 || r.status == 1, r.stderr)
+    }
+
+    func testNoEmulatorNoCredentialIsAClearError() throws {
+        let home = try freshStudioHome("nocred")
+        let made = try CLI.run(["character", "create", "ada", "--seed", "101"], env: ["STUDIO_HOME": home])
+        XCTAssertEqual(made.status, 0, made.stderr)
+        let r = try CLI.run(["gen", "--backend", "replicate-instantid", "--character", "ada", "--prompt", "p"],
+                            env: ["STUDIO_HOME": home, "REPLICATE_API_TOKEN": "", "STUDIO_EMULATOR": ""])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("REPLICATE_API_TOKEN"), r.stderr)
+        let bad = try CLI.run(["gen", "--backend", "replicate-instantid", "--character", "ada", "--prompt", "p"],
+                              env: ["STUDIO_HOME": home, "STUDIO_EMULATOR": "http://10.1.2.3:80"])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains("loopback"), bad.stderr)
+    }
+}

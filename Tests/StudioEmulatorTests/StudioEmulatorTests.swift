@@ -1,1 +1,0 @@
-// Placeholder; the module's first slice lands next (issue 5).
