@@ -59,22 +59,8 @@ struct BenchGen: ParsableCommand {
 
     func run() throws {
         let engine = try LocalEngine.load(quiet: json)
-        var options = FictionalCharacter.Options()
-        options.strangerThreshold = engine.calibration.threshold
-        var cast: [CharacterRecord] = []
-        var skipped: [String] = []
-        var seed = firstSeed
-        while cast.count < characters && seed < firstSeed + UInt64(characters * 5) {
-            defer { seed += 1 }
-            do {
-                let (reg, _) = try FictionalCharacter.create(name: "bench-\(seed)", seed: seed, generator: engine.generator,
-                                                             pipeline: engine.pipeline, options: options, id: "bench-\(seed)", now: 0)
-                cast.append(reg.character)
-            } catch {
-                skipped.append("seed \(seed): \(error)")
-            }
-        }
-        guard !cast.isEmpty else { warn("studio: no seed passed the reference gate"); throw badInputExit }
+        let (members, skipped) = try BenchCast.make(engine: engine, count: characters, firstSeed: firstSeed)
+        let cast = members.map(\.character)
         if !json {
             print("bench gen: \(cast.count) fictional characters (seeds \(cast.compactMap { $0.metadata["seed"] }.joined(separator: ", "))) x \(prompts) prompts, up to \(maxAttempts) attempts")
             for s in skipped { print("  skipped \(s)") }
@@ -156,5 +142,31 @@ struct BenchGen: ParsableCommand {
                    meanBestDistance: bests.isEmpty ? nil : bests.reduce(0, +) / Double(bests.count), totalSeconds: seconds,
                    driftRestarts: results.reduce(0) { $0 + $1.attempts.reduce(0) { $0 + Int($1.notes["drift_restarts"] ?? 0) } },
                    retriesTargetingDrift: results.reduce(0) { $0 + $1.attempts.filter { !$0.targetedModes.isEmpty }.count })
+    }
+}
+
+/// Fictional characters made in memory for benches (as `studio character create --seed` makes them),
+/// with their reference images; seeds the generated-reference gate refuses are skipped and listed.
+enum BenchCast {
+    struct Member { var character: CharacterRecord; var references: [[UInt8]] }
+
+    static func make(engine: LocalEngine, count: Int, firstSeed: UInt64) throws -> (members: [Member], skipped: [String]) {
+        var options = FictionalCharacter.Options()
+        options.strangerThreshold = engine.calibration.threshold
+        var cast: [Member] = []
+        var skipped: [String] = []
+        var seed = firstSeed
+        while cast.count < count && seed < firstSeed + UInt64(count * 5) {
+            defer { seed += 1 }
+            do {
+                let (reg, _) = try FictionalCharacter.create(name: "bench-\(seed)", seed: seed, generator: engine.generator,
+                                                             pipeline: engine.pipeline, options: options, id: "bench-\(seed)", now: 0)
+                cast.append(Member(character: reg.character, references: reg.character.references.compactMap { reg.images[$0.sha256] }))
+            } catch {
+                skipped.append("seed \(seed): \(error)")
+            }
+        }
+        guard !cast.isEmpty else { warn("studio: no seed passed the reference gate"); throw badInputExit }
+        return (cast, skipped)
     }
 }
