@@ -31,7 +31,7 @@ TYPE=ScaffoldProbe
 
 log()  { printf 'check-scaffold: %s\n' "$*" >&2; }
 fail() { printf 'check-scaffold: FAILED: %s\n' "$*" >&2; exit 1; }
-usage() { sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 STUDIO=${STUDIO_BIN:-}
 CACHE=${SCAFFOLD_CHECK_CACHE:-}
@@ -44,7 +44,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 command -v swift >/dev/null 2>&1 || fail "swift not found on PATH"
 command -v git >/dev/null 2>&1 || fail "git not found on PATH (the copy is made from git ls-files)"
 git -C "$REPO_ROOT" rev-parse --git-dir >/dev/null 2>&1 || fail "$REPO_ROOT is not a git checkout"
@@ -63,8 +63,7 @@ done_() { log "   $STEP: ${1:-ok} ($(elapsed "$STEP_T0"))"; STEP=""; }
 
 # ----------------------------------------------------------------------------- where
 if [ -n "$CACHE" ]; then
-    mkdir -p "$CACHE"
-    WORK=$(cd "$CACHE" && pwd)
+    WORK=$(realpath -m -- "$CACHE")   # not created before the checks below
 else
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/studio-scaffold.XXXXXX")
 fi
@@ -76,7 +75,7 @@ MARKER=$WORK/plugin-started
 # the other build directories), where neither git nor the real package's manifest looks.
 case "$REPO_ROOT/" in "$PKG"/*) fail "the copy $PKG would contain the real tree" ;; esac
 case "$PKG/" in
-    "$REPO_ROOT"/*) mkdir -p "$PKG"; git -C "$REPO_ROOT" check-ignore -q "$PKG" || fail "the copy $PKG is inside the real tree and not git-ignored" ;;
+    "$REPO_ROOT"/*) git -C "$REPO_ROOT" check-ignore -q "$PKG/" || fail "the copy $PKG is inside the real tree and not git-ignored" ;;
 esac
 
 on_exit() {
@@ -93,7 +92,7 @@ trap 'exit 143' TERM
 
 # ----------------------------------------------------------------------------- copy
 step copy
-mkdir -p "$PKG" "$SCRATCH"
+mkdir -p "$WORK" "$PKG" "$SCRATCH"
 LIST=$WORK/files.txt
 # Tracked files plus untracked ones git does not ignore (so a local run checks the work in progress),
 # and Package.resolved (ignored here, but it pins the dependencies the real build uses).
