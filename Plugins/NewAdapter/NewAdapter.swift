@@ -23,10 +23,27 @@ struct NewAdapter: CommandPlugin {
         guard let name = names.first else { throw ScaffoldError("--name is required (the adapter's directory under adapters/, e.g. --name replicate-mymodel)") }
 
         let adapters = context.package.directoryURL.appendingPathComponent("adapters")
+        // The package's targets, plus those of every directory under adapters/ computed here: the package
+        // description may come from SwiftPM's manifest cache, which predates directories added since.
+        let listing = (try? FileManager.default.contentsOfDirectory(atPath: adapters.path)) ?? []
         let existingTargets = Set(context.package.targets.map(\.name))
+            .union(listing.flatMap { [Scaffold.typeName(for: $0) + "Adapter", Scaffold.typeName(for: $0) + "AdapterTests"] })
         let plan = try Scaffold(name: name, provider: providers.first ?? "replicate", adapters: adapters, existingTargets: existingTargets)
         let written = try plan.write(into: adapters)
         print("new-adapter: wrote adapters/\(name)/ (\(written.joined(separator: ", ")))")
+        // Every adapter's Tests/ links that adapter into the package's one test executable, and each adapter
+        // defines the C symbol studio_adapter_v1: a second adapter with tests cannot link (measured).
+        let others = listing.sorted().filter {
+            $0 != name && FileManager.default.fileExists(atPath: adapters.appendingPathComponent($0 + "/Tests").path)
+        }
+        if !others.isEmpty {
+            Diagnostics.warning("""
+                new-adapter: \(others.map { "adapters/\($0)/Tests" }.joined(separator: ", ")) exist(s) too. Each adapter test target \
+                links its adapter into the package's single test executable, where two definitions of the C symbol \
+                studio_adapter_v1 fail to link ("multiple definition"): `swift build --build-tests` breaks until \
+                Package.swift stops linking adapters into their tests, or all but one adapter's Tests/ go.
+                """)
+        }
         // SwiftPM caches the evaluated Package.swift keyed on its text, and Package.swift finds adapters by
         // listing adapters/: until its text changes, a cached evaluation does not know the new directory.
         print("""
@@ -82,7 +99,7 @@ struct Scaffold {
         guard name != "test-crash" else { throw ScaffoldError("adapters/test-crash is reserved for the crash-isolation test fixture") }
         self.name = name
         self.provider = provider
-        typeName = name.split(separator: "-").map { w in Self.spellings[String(w)] ?? (w.prefix(1).uppercased() + w.dropFirst()) }.joined()
+        typeName = Self.typeName(for: name)
         moduleName = typeName + "Adapter"
         // The type must not hide a name the template's own code uses (an adapter named "string" would
         // make `enum String`), nor a module, nor a target the package already has.
@@ -92,6 +109,11 @@ struct Scaffold {
         for target in [moduleName, moduleName + "Tests"] where existingTargets.contains(target) {
             throw ScaffoldError("--name \(name) would add target \(target), which the package already has; pick another name")
         }
+    }
+
+    /// "replicate-instantid" -> "ReplicateInstantID", as Package.swift's adapterModuleName without "Adapter".
+    static func typeName(for directory: String) -> String {
+        directory.split(separator: "-").map { w in spellings[String(w)] ?? (w.prefix(1).uppercased() + w.dropFirst()) }.joined()
     }
 
     static func checkSpelling(_ value: String, what: String) throws {
