@@ -127,6 +127,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: - Plugins
+        // `swift package --allow-writing-to-package-directory new-adapter --name <name>`: scaffolds adapters/<name>/.
+        .plugin(
+            name: "NewAdapter",
+            capability: .command(
+                intent: .custom(verb: "new-adapter", description: "Scaffold a working Swift adapter, its README and a golden-request test in adapters/<name>/"),
+                permissions: [.writeToPackageDirectory(reason: "new-adapter writes the new adapter's files under adapters/<name>/, and nothing else")]
+            ),
+            path: "Plugins/NewAdapter"
+        ),
+
         // MARK: - Tests
         .testTarget(name: "StudioKitTests", dependencies: ["StudioKit"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioTensorTests", dependencies: ["StudioTensor", "StudioKit"], swiftSettings: swiftSettings),

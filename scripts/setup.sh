@@ -574,6 +574,19 @@ step_test() {
     step_end "ok"
 }
 
+# A fresh `new-adapter` scaffold must build, pass its test and `studio adapters check` unchanged
+# (scripts/check-scaffold.sh, in a copy of the package). Checked with the studio the test step used.
+# The copy cannot share .build (SwiftPM keys builds on absolute source paths: a copy elsewhere would
+# rebuild everything there and make the next build here rebuild everything too), so it keeps its own
+# copy and build in .build-scaffold: a full build the first time, incremental after that.
+step_scaffold() {
+    step_begin scaffold
+    if [ "${SETUP_SKIP_BUILD:-0}" = 1 ]; then step_end "skipped (SETUP_SKIP_BUILD=1)"; return; fi
+    log "scripts/check-scaffold.sh --studio $REPO_ROOT/.build/release/studio --cache $REPO_ROOT/.build-scaffold"
+    "$REPO_ROOT/scripts/check-scaffold.sh" --studio "$REPO_ROOT/.build/release/studio" --cache "$REPO_ROOT/.build-scaffold" >&2
+    step_end "ok, a fresh adapter scaffold builds, passes its test and studio adapters check"
+}
+
 # ----------------------------------------------------------------------------- main
 log "mode: $MODE$([ "$OFFLINE" = 1 ] && echo ' (offline)'); repo: $REPO_ROOT; STUDIO_HOME: $STUDIO_HOME"
 step_apt
@@ -583,5 +596,5 @@ step_testdata
 step_build
 case "$MODE" in
     run)  step_run ;;
-    test) step_test ;;
+    test) step_test; step_scaffold ;;
 esac
