@@ -48,7 +48,9 @@ let adapterTargets: [Target] = adapterDirectories.flatMap { dir -> [Target] in
         ? .target(name: name, dependencies: ["CStudioAdapter", "CJSON"], path: "adapters/" + dir, exclude: exclude)
         : .target(name: name, dependencies: ["AdapterSDK"], path: "adapters/" + dir, exclude: exclude, swiftSettings: swiftSettings)
     guard hasTests else { return [library] }
-    return [library, .testTarget(name: name + "Tests", dependencies: ["StudioAdapterHost", "AdapterSDK", .target(name: name)],
+    // The tests load lib<Name>Adapter.so as the host does rather than linking the module: every adapter
+    // exports the same C symbol, studio_adapter_v1, so two linked into the one test binary would clash.
+    return [library, .testTarget(name: name + "Tests", dependencies: ["StudioAdapterHost", "AdapterSDK"],
                                  path: "adapters/" + dir + "/Tests", swiftSettings: swiftSettings)]
 }
 

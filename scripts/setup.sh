@@ -490,7 +490,9 @@ step_build() {
     step_begin build
     if [ "${SETUP_SKIP_BUILD:-0}" = 1 ]; then log "SETUP_SKIP_BUILD=1: skipping"; step_end "skipped (SETUP_SKIP_BUILD=1)"; return; fi
     find_swift
-    SWIFT_FLAGS=(-c release)
+    # --manifest-cache none: Package.swift discovers adapters/ by listing it, and SwiftPM's shared manifest
+    # cache is keyed on the file's text only, so a cached reading would miss an adapter added since.
+    SWIFT_FLAGS=(-c release --manifest-cache none)
     # Test mode builds the tests here, with the flags the test step uses, and the test step runs
     # them with --skip-build: one build, not two (`swift test` would otherwise plan its own build
     # and recompile everything; a release build with and without -enable-testing also differ).

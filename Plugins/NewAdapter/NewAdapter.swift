@@ -31,19 +31,6 @@ struct NewAdapter: CommandPlugin {
         let plan = try Scaffold(name: name, provider: providers.first ?? "replicate", adapters: adapters, existingTargets: existingTargets)
         let written = try plan.write(into: adapters)
         print("new-adapter: wrote adapters/\(name)/ (\(written.joined(separator: ", ")))")
-        // Every adapter's Tests/ links that adapter into the package's one test executable, and each adapter
-        // defines the C symbol studio_adapter_v1: a second adapter with tests cannot link (measured).
-        let others = listing.sorted().filter {
-            $0 != name && FileManager.default.fileExists(atPath: adapters.appendingPathComponent($0 + "/Tests").path)
-        }
-        if !others.isEmpty {
-            Diagnostics.warning("""
-                new-adapter: \(others.map { "adapters/\($0)/Tests" }.joined(separator: ", ")) exist(s) too. Each adapter test target \
-                links its adapter into the package's single test executable, where two definitions of the C symbol \
-                studio_adapter_v1 fail to link ("multiple definition"): `swift build --build-tests` breaks until \
-                Package.swift stops linking adapters into their tests, or all but one adapter's Tests/ go.
-                """)
-        }
         // SwiftPM caches the evaluated Package.swift keyed on its text, and Package.swift finds adapters by
         // listing adapters/: until its text changes, a cached evaluation does not know the new directory.
         print("""

@@ -133,12 +133,25 @@ enum Templates {
     import Foundation
     import AdapterSDK
     import StudioAdapterHost
-    import {{MODULE}}
 
-    /// {{TYPE}} called through its Swift type: the submit request against a hand-written golden request,
-    /// the manifest and plan against the host's rules, and response parsing.
-    /// Run with `swift test --manifest-cache none --filter {{MODULE}}Tests`.
+    /// {{TYPE}} loaded as the host loads it (dlopen, the C vtable; `swift build` builds
+    /// `lib{{MODULE}}.so` beside the test binary): the submit request against a hand-written golden
+    /// request, the manifest and plan against the host's rules, and response parsing. The test does not
+    /// link the adapter's module: every adapter exports the same `studio_adapter_v1` symbol.
+    /// Run with `swift build --manifest-cache none --build-tests && swift test --skip-build --filter {{MODULE}}Tests`.
     final class {{TYPE}}GoldenRequestTests: XCTestCase {
+        /// The built library, found beside (or above) the test binary.
+        static func adapter() throws -> LoadedAdapter {
+            var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            while dir.path != "/" {
+                let p = dir.appendingPathComponent("lib{{MODULE}}.so").path
+                if FileManager.default.fileExists(atPath: p) { return try LoadedAdapter(path: p) }
+                dir = dir.deletingLastPathComponent()
+            }
+            XCTFail("lib{{MODULE}}.so is not built (swift build builds every product)")
+            throw XCTSkip("adapter not built")
+        }
+
         /// The request the API expects for `request` below, written by hand from the API's documentation
         /// (never copied from the adapter's output: it is the check). Kept here rather than in a file, as
         /// a JSON file in a test target would need declaring in Package.swift ("iVBORw==" is the four PNG
@@ -176,7 +189,7 @@ enum Templates {
         static let face = AdapterImage(bytes: [0x89, 0x50, 0x4E, 0x47], mimeType: "image/png")
 
         func testSubmitMatchesGolden() throws {
-            let plans = try {{TYPE}}.buildRequest(Self.request, images: [Self.face])
+            let plans = try Self.adapter().buildRequest(Self.request, images: [Self.face])
             XCTAssertEqual(plans.count, 1)
             let p = try XCTUnwrap(plans.first)
             let golden = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(Self.golden.utf8)) as? [String: Any])
@@ -191,28 +204,30 @@ enum Templates {
         }
 
         func testManifestAndPlanFollowTheHostRules() throws {
-            XCTAssertEqual({{TYPE}}.manifest.name, "{{NAME}}", "the manifest name must equal the directory name")
-            XCTAssertEqual(ManifestValidator.problems({{TYPE}}.manifest), [])
-            for p in try {{TYPE}}.buildRequest(Self.request, images: [Self.face]) {
-                XCTAssertNil(ManifestValidator.problem(plan: p, manifest: {{TYPE}}.manifest))
+            let a = try Self.adapter()
+            XCTAssertEqual(a.manifest.name, "{{NAME}}", "the manifest name must equal the directory name")
+            XCTAssertEqual(ManifestValidator.problems(a.manifest), [])
+            for p in try a.buildRequest(Self.request, images: [Self.face]) {
+                XCTAssertNil(ManifestValidator.problem(plan: p, manifest: a.manifest))
             }
-            XCTAssertThrowsError(try {{TYPE}}.buildRequest(Self.request, images: [])) { error in
+            XCTAssertThrowsError(try a.buildRequest(Self.request, images: [])) { error in
                 XCTAssertEqual((error as? AdapterError)?.code, "invalid_request")
             }
         }
 
         func testParseResponses() throws {
+            let a = try Self.adapter()
             let ok = AdapterResponse(purpose: "submit", status: 201, headers: [:])
             let running = #"{"id": "p1", "status": "processing", "urls": {"get": "https://api.replicate.com/v1/predictions/p1"}}"#
-            let update = try {{TYPE}}.parseResponse(ok, body: Array(running.utf8))
+            let update = try a.parseResponse(ok, body: Array(running.utf8))
             XCTAssertEqual(update, JobUpdate(state: "running", pollURL: "https://api.replicate.com/v1/predictions/p1", jobId: "p1"))
 
             let done = #"{"id": "p1", "status": "succeeded", "output": ["https://replicate.delivery/p1/out-0.png"]}"#
-            XCTAssertEqual(try {{TYPE}}.parseResponse(ok, body: Array(done.utf8)).outputs,
+            XCTAssertEqual(try a.parseResponse(ok, body: Array(done.utf8)).outputs,
                            [JobUpdate.Output(url: "https://replicate.delivery/p1/out-0.png", kind: "image")])
 
             let throttled = AdapterResponse(purpose: "submit", status: 429, headers: ["retry-after": "3"])
-            XCTAssertThrowsError(try {{TYPE}}.parseResponse(throttled, body: Array(#"{"detail": "Request was throttled."}"#.utf8))) { error in
+            XCTAssertThrowsError(try a.parseResponse(throttled, body: Array(#"{"detail": "Request was throttled."}"#.utf8))) { error in
                 XCTAssertEqual((error as? AdapterError)?.code, "rate_limited")
                 XCTAssertEqual((error as? AdapterError)?.retryAfterSeconds, 3)
             }

@@ -95,6 +95,13 @@ extension Emulator {
             let model = parts[2] + "/" + parts[3]
             return submit(.replicate, prefix: "r", { try replicateInput(model: model, body: r.body) }, accepted: prediction)
         }
+        // POST /v1/predictions {version, input}: a model pinned by version (read with the generic profile).
+        if r.method == "POST", parts == ["v1", "predictions"] {
+            guard let o = try? Self.json(r.body), let version = o["version"] as? String, !version.isEmpty, version.count <= 128 else {
+                return invalid(.replicate, "version is required")
+            }
+            return submit(.replicate, prefix: "r", { try replicateInput(model: "version:" + version, body: r.body) }, accepted: prediction)
+        }
         // GET /v1/predictions/{id}
         if r.method == "GET", parts.count == 3, parts[0] == "v1", parts[1] == "predictions" {
             return poll(.replicate, id: parts[2], prediction)
