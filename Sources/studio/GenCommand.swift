@@ -186,15 +186,7 @@ struct Gen: ParsableCommand {
                                       request: .init(backend: backend, prompt: prompt, negatives: negatives, count: count, seed: firstSeed,
                                                      maxAttempts: maxAttempts, identityInjection: !noIdentityInjection),
                                       ladder: Array(loop.ladder.steps.prefix(maxAttempts)), seconds: seconds)
-        if store.json {
-            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-            print(JSON.object([("run", JSON.string(writer.final)), ("report", String(decoding: try enc.encode(report), as: UTF8.self))]))
-        } else {
-            let s = report.summary
-            print("\(s.passed) of \(count) shot(s) passed (\(s.uncertain) uncertain, \(s.failed) failed) in \(fmt(seconds, 1)) s, \(s.attempts) attempt(s)")
-            print("run folder: \(writer.final)")
-        }
-        if !report.summary.allPassed { throw ExitCode(1) }
+        try writer.finish(report, json: store.json)
     }
 }
 
@@ -265,6 +257,19 @@ struct RunFolder {
             throw Failure(description: "\(final) already exists: that run was completed")
         }
         try? FileManager.default.createDirectory(atPath: partial + "/attempts", withIntermediateDirectories: true)
+    }
+
+    /// Prints the outcome (the report as JSON, or a summary line) and exits 1 unless every shot passed.
+    func finish(_ report: RunReport, json: Bool, extra: String = "") throws {
+        if json {
+            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
+            print(JSON.object([("run", JSON.string(final)), ("report", String(decoding: try enc.encode(report), as: UTF8.self))]))
+        } else {
+            let s = report.summary
+            print("\(s.passed) of \(report.request.count) shot(s) passed (\(s.uncertain) uncertain, \(s.failed) failed) in \(fmt(s.seconds, 1)) s, \(s.attempts) attempt(s)\(extra)")
+            print("run folder: \(final)")
+        }
+        if !report.summary.allPassed { throw ExitCode(1) }
     }
 
     func write(runs: [ShotRun], id: String, character c: CharacterRecord, calibration cal: RunReport.Calibration, request: RunReport.Request,

@@ -120,15 +120,7 @@ struct RemoteGen {
                                       request: .init(backend: spec.backend, prompt: spec.prompt, negatives: spec.negatives, count: spec.count,
                                                      seed: spec.seed, maxAttempts: spec.maxAttempts, identityInjection: true, remote: remote),
                                       ladder: Array(loop.ladder.steps.prefix(spec.maxAttempts)), seconds: seconds)
-        if json {
-            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-            print(JSON.object([("run", JSON.string(writer.final)), ("report", String(decoding: try enc.encode(report), as: UTF8.self))]))
-        } else {
-            let s = report.summary
-            print("\(s.passed) of \(spec.count) shot(s) passed (\(s.uncertain) uncertain, \(s.failed) failed) in \(fmt(seconds, 1)) s, \(s.attempts) attempt(s); \(client.counts.submits) submit(s), \(client.counts.polls) poll(s)")
-            print("run folder: \(writer.final)")
-        }
-        if !report.summary.allPassed { throw ExitCode(1) }
+        try writer.finish(report, json: json, extra: "; \(client.counts.submits) submit(s), \(client.counts.polls) poll(s)")
     }
 
     /// Starts a new remote run: checks what can be checked before anything is written (the route, the

@@ -7,18 +7,6 @@ import AdapterSDK
 final class FluxPuLIDAndRunwayTests: XCTestCase {
     static func load(_ name: String) throws -> LoadedAdapter { try LoadedAdapter(path: try AdapterTests.library(name)) }
 
-    /// The plan's method, URL, headers and parsed JSON body against a hand-written golden file.
-    func assertMatchesGolden(_ p: HTTPRequestPlan, _ file: String, line: UInt = #line) throws {
-        let url = URL(fileURLWithPath: AdapterTests.fixtures + "/adapters/" + file)
-        let golden = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
-        XCTAssertEqual(p.purpose, golden["purpose"] as? String, line: line)
-        XCTAssertEqual(p.method, golden["method"] as? String, line: line)
-        XCTAssertEqual(p.url, golden["url"] as? String, line: line)
-        XCTAssertEqual(p.headers, golden["headers"] as? [String: String], line: line)
-        XCTAssertEqual(p.authenticated, golden["authenticated"] as? Bool, line: line)
-        let body = try XCTUnwrap(JSONSerialization.jsonObject(with: Data((p.jsonBody ?? "").utf8)) as? NSDictionary)
-        XCTAssertEqual(body, golden["body"] as? NSDictionary, line: line)
-    }
 
     static func body(_ plans: [HTTPRequestPlan]) throws -> [String: Any] {
         try XCTUnwrap(JSONSerialization.jsonObject(with: Data((plans.first?.jsonBody ?? "").utf8)) as? [String: Any])

@@ -9,28 +9,6 @@ final class KlingAdaptersTests: XCTestCase {
 
     static func load(_ name: String) throws -> LoadedAdapter { try LoadedAdapter(path: try AdapterTests.library(name)) }
 
-    func body(_ a: LoadedAdapter, _ edit: (inout AdapterRequest) -> Void = { _ in }, images: [AdapterImage] = [AdapterTests.png]) throws -> [String: Any] {
-        var r = AdapterTests.goldenRequest; edit(&r)
-        return try T.body(a.buildRequest(r, images: images))
-    }
-
-    func buildError(_ a: LoadedAdapter, _ edit: (inout AdapterRequest) -> Void = { _ in }, images: [AdapterImage] = [AdapterTests.png]) -> AdapterError? {
-        var r = AdapterTests.goldenRequest; edit(&r)
-        do { _ = try a.buildRequest(r, images: images); return nil } catch { return error as? AdapterError }
-    }
-
-    /// The plan's method, URL, headers and parsed JSON body against a hand-written golden file.
-    func assertMatchesGolden(_ p: HTTPRequestPlan, _ file: String, line: UInt = #line) throws {
-        let url = URL(fileURLWithPath: AdapterTests.fixtures + "/adapters/" + file)
-        let golden = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
-        XCTAssertEqual(p.purpose, golden["purpose"] as? String, line: line)
-        XCTAssertEqual(p.method, golden["method"] as? String, line: line)
-        XCTAssertEqual(p.url, golden["url"] as? String, line: line)
-        XCTAssertEqual(p.headers, golden["headers"] as? [String: String], line: line)
-        XCTAssertEqual(p.authenticated, golden["authenticated"] as? Bool, line: line)
-        let body = try XCTUnwrap(JSONSerialization.jsonObject(with: Data((p.jsonBody ?? "").utf8)) as? NSDictionary)
-        XCTAssertEqual(body, golden["body"] as? NSDictionary, line: line)
-    }
 
     // MARK: - fal-kling-i2v
 

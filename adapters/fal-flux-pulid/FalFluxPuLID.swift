@@ -8,20 +8,6 @@ import AdapterSDK
 /// errors are the shared `FalQueue`; the result is `{images: [{url, …}], has_nsfw_concepts, …}`.
 public enum FalFluxPuLID: StudioAdapter {
     static let model = "fal-ai/flux-pulid"
-    static let idWeight = AdapterManifest.Knob(
-        name: "id_weight", minimum: 0, maximum: 3, defaultValue: 1,
-        mapping: "piecewise linear, anchored at the model's default: identity strength 0...0.75 -> 0...1, 0.75...1 -> 1...3")
-    static let startStep = AdapterManifest.Knob(
-        name: "start_step", minimum: 0, maximum: 10, defaultValue: 0,
-        mapping: "strictness level >= 2 -> 0 (highest fidelity); lower levels -> 1 (a little more freedom for the prompt's layout)")
-    static let trueCFG = AdapterManifest.Knob(
-        name: "true_cfg", minimum: 1, maximum: 10, defaultValue: 1,
-        mapping: "not a strength lever: 1.5 when a negative prompt is sent (it has no effect at 1), otherwise 1")
-
-    /// The `true_cfg` sent with a non-empty negative prompt: the smallest round value above 1 (true
-    /// CFG runs a second, negative pass per step; higher values trade image quality for adherence).
-    static let negativeTrueCFG = 1.5
-    static let looseStartStep = 1
     /// The side lengths sent in `image_size`, as replicate-flux-pulid clamps them.
     static let sides = 256...1536
     /// More images than this in a result is not an answer to a one-image request.
@@ -31,8 +17,8 @@ public enum FalFluxPuLID: StudioAdapter {
         name: "fal-flux-pulid", version: "1.0.0", provider: "fal", model: model,
         summary: "PuLID for FLUX on fal's queue: one face reference (reference_image_url), id_weight and start_step for identity, negative prompt through true_cfg",
         surface: .init(referenceFields: ["reference_image_url"], maxReferences: 1,
-                       negativePrompt: .init(supported: true, weighting: "plain", condition: "true_cfg > 1 (the adapter sets true_cfg 1.5 when it sends one)"),
-                       strengthKnobs: [idWeight, startStep, trueCFG], mode: "poll",
+                       negativePrompt: .init(supported: true, weighting: "plain", condition: PuLIDLevers.negativeCondition),
+                       strengthKnobs: PuLIDLevers.knobs, mode: "poll",
                        auth: .init(scheme: "key", credential: "FAL_KEY"),
                        allowedHosts: FalQueue.allowedHosts, outputs: ["image"]))
 
@@ -52,14 +38,6 @@ public enum FalFluxPuLID: StudioAdapter {
         var seed: UInt64
     }
 
-    /// Identity strength 0...1 onto `id_weight` 0...3, so that the platform's usual 0.75 lands on the
-    /// model's default 1 and only the top quarter pushes past it (3 distorts faces at most seeds).
-    static func idWeight(for strength: Double) -> Double {
-        let s = strength.isFinite ? min(1, max(0, strength)) : 0.75
-        let w = s <= 0.75 ? s / 0.75 : 1 + (s - 0.75) / 0.25 * 2
-        return (w * 1_000).rounded() / 1_000
-    }
-
     public static func buildRequest(_ r: AdapterRequest, images: [AdapterImage]) throws(AdapterError) -> [HTTPRequestPlan] {
         guard let face = images.first else {
             throw AdapterError(code: "invalid_request", message: "fal flux-pulid needs one face image (reference_image_url); none was given", retryable: false)
@@ -76,9 +54,9 @@ public enum FalFluxPuLID: StudioAdapter {
                         image_size: Size(width: min(sides.upperBound, max(sides.lowerBound, r.width)),
                                          height: min(sides.upperBound, max(sides.lowerBound, r.height))),
                         negative_prompt: negative.isEmpty ? nil : negative,
-                        true_cfg: negative.isEmpty ? trueCFG.defaultValue : negativeTrueCFG,
-                        id_weight: idWeight(for: r.strictness.identityStrength),
-                        start_step: r.strictness.level >= 2 ? 0 : looseStartStep,
+                        true_cfg: PuLIDLevers.trueCFG(negative: negative),
+                        id_weight: PuLIDLevers.idWeight(for: r.strictness.identityStrength),
+                        start_step: PuLIDLevers.startStep(level: r.strictness.level),
                         seed: r.seed % 2_147_483_647)
         return [HTTPRequestPlan(purpose: "submit", method: "POST", url: FalQueue.submitURL(model: model),
                                 headers: ["Content-Type": "application/json"], jsonBody: AdapterJSON.encode(body))]
