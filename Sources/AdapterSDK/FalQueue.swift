@@ -68,6 +68,22 @@ public enum FalQueue {
         }
     }
 
+    /// What every fal model here checks first: the first reference, a non-empty image (`missingImage`
+    /// is the error when there is none), the trimmed prompt (`model` names it when it is empty) and the
+    /// trimmed negative prompt.
+    public static func inputs(_ r: AdapterRequest, images: [AdapterImage], missingImage: String,
+                              model: String) throws(AdapterError) -> (image: AdapterImage, prompt: String, negative: String) {
+        guard let image = images.first else { throw AdapterError(code: "invalid_request", message: missingImage, retryable: false) }
+        guard image.mimeType.lowercased().hasPrefix("image/"), !image.bytes.isEmpty else {
+            throw AdapterError(code: "invalid_request", message: "reference 0 is not an image (type '\(image.mimeType)', \(image.bytes.count) bytes)", retryable: false)
+        }
+        let prompt = r.prompt.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !prompt.isEmpty else {
+            throw AdapterError(code: "invalid_request", message: "\(model) requires a prompt; it is empty", retryable: false)
+        }
+        return (image, prompt, r.negativePrompt.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
     /// The `type` of each `detail` item of a fal error body.
     static func errorTypes(_ body: [UInt8]) -> [String] {
         guard let o = try? AdapterSupport.object(body, provider: "fal"), let list = o["detail"] as? [Any] else { return [] }

@@ -39,17 +39,8 @@ public enum FalFluxPuLID: StudioAdapter {
     }
 
     public static func buildRequest(_ r: AdapterRequest, images: [AdapterImage]) throws(AdapterError) -> [HTTPRequestPlan] {
-        guard let face = images.first else {
-            throw AdapterError(code: "invalid_request", message: "fal flux-pulid needs one face image (reference_image_url); none was given", retryable: false)
-        }
-        guard face.mimeType.lowercased().hasPrefix("image/"), !face.bytes.isEmpty else {
-            throw AdapterError(code: "invalid_request", message: "reference 0 is not an image (type '\(face.mimeType)', \(face.bytes.count) bytes)", retryable: false)
-        }
-        let prompt = r.prompt.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !prompt.isEmpty else {
-            throw AdapterError(code: "invalid_request", message: "fal flux-pulid requires a prompt; it is empty", retryable: false)
-        }
-        let negative = r.negativePrompt.trimmingCharacters(in: .whitespacesAndNewlines)
+        let (face, prompt, negative) = try FalQueue.inputs(r, images: images, missingImage: "fal flux-pulid needs one face image (reference_image_url); none was given",
+                                                           model: "fal flux-pulid")
         let body = Body(prompt: prompt, reference_image_url: face.dataURL,
                         image_size: Size(width: min(sides.upperBound, max(sides.lowerBound, r.width)),
                                          height: min(sides.upperBound, max(sides.lowerBound, r.height))),

@@ -28,17 +28,8 @@ public enum FalKlingI2V: StudioAdapter {
     }
 
     public static func buildRequest(_ r: AdapterRequest, images: [AdapterImage]) throws(AdapterError) -> [HTTPRequestPlan] {
-        guard let image = images.first else {
-            throw AdapterError(code: "invalid_request", message: "Kling image-to-video needs a reference image for the first frame; none was given", retryable: false)
-        }
-        guard image.mimeType.lowercased().hasPrefix("image/"), !image.bytes.isEmpty else {
-            throw AdapterError(code: "invalid_request", message: "reference 0 is not an image (type '\(image.mimeType)', \(image.bytes.count) bytes)", retryable: false)
-        }
-        let prompt = r.prompt.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !prompt.isEmpty else {
-            throw AdapterError(code: "invalid_request", message: "fal Kling image-to-video requires a prompt; it is empty", retryable: false)
-        }
-        let negative = r.negativePrompt.trimmingCharacters(in: .whitespacesAndNewlines)
+        let (image, prompt, negative) = try FalQueue.inputs(r, images: images, missingImage: "Kling image-to-video needs a reference image for the first frame; none was given",
+                                                            model: "fal Kling image-to-video")
         let body = Body(prompt: prompt, image_url: image.dataURL, duration: "5",
                         negative_prompt: negative.isEmpty ? nil : negative,
                         cfg_scale: AdapterSupport.map(r.strictness.identityStrength, onto: cfgKnob))
