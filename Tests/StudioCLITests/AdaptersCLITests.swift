@@ -97,8 +97,13 @@ final class AdapterDryRunCLITests: XCTestCase {
         XCTAssertFalse(ok.stdout.contains(secret))
         XCTAssertTrue(ok.stdout.contains("****"), ok.stdout)
 
-        // Without --dry-run nothing is sent yet, and an unknown backend is bad input.
-        XCTAssertEqual(try CLI.run(["gen", "--backend", "replicate-instantid", "--character", "ada"], env: ["STUDIO_HOME": home]).status, 2)
+        // Without --dry-run studio sends: an emulator address off the loopback interface is refused before
+        // anything is sent (so this test never reaches the network), and an unknown backend is bad input.
+        let offLoopback = try CLI.run(["gen", "--backend", "replicate-instantid", "--character", "ada"],
+                                      env: ["STUDIO_HOME": home, "STUDIO_EMULATOR": "http://192.0.2.1:8080"])
+        XCTAssertEqual(offLoopback.status, 2)
+        XCTAssertTrue(offLoopback.stderr.contains("loopback"), offLoopback.stderr)
+        XCTAssertFalse(offLoopback.stderr.contains(secret))
         XCTAssertEqual(try CLI.run(["gen", "--backend", "nope", "--character", "ada", "--dry-run"], env: ["STUDIO_HOME": home]).status, 2)
     }
 }

@@ -131,10 +131,12 @@ final class GenCLITests: XCTestCase {
         let backend = try studio(["gen", "--backend", "no-such-backend", "--character", "ada"], home: home)
         XCTAssertEqual(backend.status, 2)
         XCTAssertTrue(backend.stderr.contains("no-such-backend"), backend.stderr)
-        // A real adapter, but sending is not built yet: said plainly, exit 2 (--dry-run shows the request).
-        let adapter = try studio(["gen", "--backend", "replicate-instantid", "--character", "ada"], home: home)
+        // A real adapter without its credential: said plainly, exit 2, and no run folder is started.
+        let adapter = try CLI.run(["gen", "--backend", "replicate-instantid", "--character", "ada", "--out", home + "/runs/nocred"],
+                                  env: ["STUDIO_HOME": home, "REPLICATE_API_TOKEN": "", "STUDIO_EMULATOR": ""])
         XCTAssertEqual(adapter.status, 2)
-        XCTAssertTrue(adapter.stderr.contains("not built yet") && adapter.stderr.contains("--dry-run"), adapter.stderr)
+        XCTAssertTrue(adapter.stderr.contains("REPLICATE_API_TOKEN"), adapter.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/runs/nocred.partial"))
         let taken = home + "/taken"
         try FileManager.default.createDirectory(atPath: taken, withIntermediateDirectories: true)
         try Data("keep".utf8).write(to: URL(fileURLWithPath: taken + "/mine.txt"))
