@@ -155,7 +155,7 @@ let package = Package(
         .testTarget(name: "StudioNetTests", dependencies: ["StudioNet", "StudioEmulator"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioRemoteTests", dependencies: ["StudioRemote", "StudioEmulator", "StudioNet", "StudioAdapterHost", "AdapterSDK", "StudioKit", "StudioImage"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "StudioEmulatorTests", dependencies: ["StudioEmulator", "StudioNet", "AdapterSDK", "StudioKit", "StudioImage", .product(name: "Crypto", package: "swift-crypto")],
+        .testTarget(name: "StudioEmulatorTests", dependencies: ["StudioEmulator", "StudioNet", "AdapterSDK", "StudioKit", "StudioImage", "StudioFace", "StudioLocal", .product(name: "Crypto", package: "swift-crypto")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "StudioLocalTests", dependencies: ["StudioLocal", "StudioTensor", "StudioKit"], swiftSettings: swiftSettings),
     ] + adapterTargets,
