@@ -178,7 +178,7 @@ public struct JobUpdate: Codable, Sendable, Equatable {
     /// "queued", "running", "succeeded" or "failed".
     public var state: String
     /// Where to poll next (for "queued"/"running"). The host GETs it authenticated, with the submit
-    /// plan's headers except Content-Type and Accept (e.g. Runway's `X-Runway-Version`), and journals it
+    /// plan's headers except Content-Type, Accept and Prefer (e.g. Runway's `X-Runway-Version`), and journals it
     /// so a restarted host resumes polling there.
     public var pollURL: String?
     public var outputs: [Output]

@@ -104,12 +104,12 @@ public final class RemoteClient: @unchecked Sendable {
             do { try journal?.append(e) } catch { throw fail("journal", "\(error)", retryable: false) }
         }
         var update: JobUpdate
-        // Polls carry the submit plan's own headers but its body's (Runway's X-Runway-Version): adapters
+        // Polls carry the submit plan's own headers, not those about its body or waiting (Runway's X-Runway-Version): adapters
         // are pure, so after a restart the plan is rebuilt, never resent, to learn them.
         var pollHeaders: [String: String] = [:]
         func learnPollHeaders(_ plans: [HTTPRequestPlan]) {
             let submit = plans.first { $0.purpose == "submit" }
-            pollHeaders = (submit?.headers ?? [:]).filter { !["content-type", "content-length", "accept"].contains($0.key.lowercased()) }
+            pollHeaders = (submit?.headers ?? [:]).filter { !["content-type", "content-length", "accept", "prefer"].contains($0.key.lowercased()) }
         }
         switch journal?.state(key) ?? .none {
         case .downloaded(let files, let kinds, let jobId):
