@@ -100,7 +100,13 @@ struct Gen: ParsableCommand {
         diagnosed modes, timings), contact-sheet.png and scores.png (identity distance per attempt).
 
         The local backend understands a small prompt vocabulary (studio gen --vocabulary lists it); other
-        words are reported as ignored. Exit status: 0 every shot passed, 1 otherwise, 2 bad input.
+        words are reported as ignored.
+
+        With --backend <adapter> (studio adapters list) each attempt is translated by the adapter and sent to
+        its API with the credential from the environment or $STUDIO_HOME/credentials; the run folder also holds
+        run.json, the journal and the downloads, and an interrupted run is finished by `studio runs resume`.
+        STUDIO_EMULATOR=http://127.0.0.1:PORT sends to `studio emulator serve` instead of the provider.
+        Exit status: 0 every shot passed, 1 otherwise, 2 bad input.
         """)
 
     @Option(help: "Backend: 'local' (the built-in generator) or an adapter's name (studio adapters list).") var backend: String = "local"
