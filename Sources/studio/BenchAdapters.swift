@@ -184,13 +184,13 @@ struct BenchAdapters: ParsableCommand {
         if !json {
             print("")
             print("backend".padding(toLength: 24, withPad: " ", startingAt: 0) + "surface".padding(toLength: 26, withPad: " ", startingAt: 0)
-                  + "pass rate".padding(toLength: 11, withPad: " ", startingAt: 0) + "mean distance".padding(toLength: 15, withPad: " ", startingAt: 0)
+                  + "pass rate".padding(toLength: 14, withPad: " ", startingAt: 0) + "mean distance".padding(toLength: 15, withPad: " ", startingAt: 0)
                   + "vs direct (pass / 1-d)".padding(toLength: 24, withPad: " ", startingAt: 0) + "time")
             for r in rows {
                 let surface = r.provider == "local" ? "identity + anchor" : [r.negativePrompt ? "neg" : "no neg", r.strengthLever ? "lever" : "no lever", r.video ? "video" : "image"].joined(separator: ", ")
                 let rel = r.provider == "local" ? "-" : (r.relativeToDirect.map { fmt($0 * 100, 0) + "%" } ?? "-") + " / " + (r.meanSimilarityRelative.map { fmt($0 * 100, 0) + "%" } ?? "-")
                 print(r.backend.padding(toLength: 24, withPad: " ", startingAt: 0) + surface.padding(toLength: 26, withPad: " ", startingAt: 0)
-                      + "\(fmt(r.passRate * 100, 0))% (\(r.passed)/\(r.shots))".padding(toLength: 11, withPad: " ", startingAt: 0)
+                      + "\(fmt(r.passRate * 100, 0))% (\(r.passed)/\(r.shots))".padding(toLength: 14, withPad: " ", startingAt: 0)
                       + (r.meanDistance.map { fmt($0, 3) } ?? "-").padding(toLength: 15, withPad: " ", startingAt: 0)
                       + rel.padding(toLength: 24, withPad: " ", startingAt: 0) + fmt(r.seconds, 1) + " s"
                       + (r.errors > 0 ? "  (\(r.errors) error(s))" : "") + (r.noFace > 0 ? "  (\(r.noFace) without a face)" : ""))
