@@ -114,7 +114,7 @@ let package = Package(
         .target(name: "StudioRemote", dependencies: ["StudioKit", "StudioImage", "StudioNet", "StudioAdapterHost", "AdapterSDK"],
                 swiftSettings: swiftSettings),
         // Loopback servers speaking each provider's schema, generating with the local backend through the surface only.
-        .target(name: "StudioEmulator", dependencies: ["StudioKit", "StudioImage", "StudioFace", "StudioLocal", .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "StudioEmulator", dependencies: ["StudioKit", "StudioImage", "StudioFace", "StudioLocal", "AdapterSDK", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: swiftSettings),
 
         // MARK: - CLI

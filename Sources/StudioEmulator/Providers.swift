@@ -1,6 +1,7 @@
 import Foundation
 import StudioKit
 import StudioImage
+import AdapterSDK
 
 // Each provider's schema: how its models' inputs are read into a `SurfaceInput`, its job lifecycle and
 // its error bodies (facts from ../shared/reference/remote-apis.md; the emulator README lists what is
@@ -357,21 +358,12 @@ extension Emulator {
         for (i, item) in list.enumerated() {
             guard let tag = item["tag"] as? String, !tag.isEmpty else { throw SurfaceFailure(.invalid, "referenceImages[\(i)].tag is required") }
             let image = try reference(item["uri"], field: "referenceImages[\(i)].uri")
-            if Self.mentions(prompt, tag: tag) { refs.append(image) }
+            if PromptTags.mentions(prompt, tag: tag) { refs.append(image) }
         }
         return SurfaceInput(provider: .runway, model: model, references: refs, prompt: prompt, negativePrompt: nil, identityStrength: nil,
                             seed: Self.seed(o["seed"]), width: w, height: h, video: false, requiresFace: false)
     }
 
-    static func mentions(_ text: String, tag: String) -> Bool {
-        var rest = Substring(text)
-        while let r = rest.range(of: "@" + tag) {
-            let next = rest[r.upperBound...].first
-            if next == nil || !(next!.isLetter || next!.isNumber || next! == "_") { return true }
-            rest = rest[r.upperBound...]
-        }
-        return false
-    }
 
     // MARK: - Kling (official)
 

@@ -45,27 +45,16 @@ public enum RunwayGen4: StudioAdapter {
         return "\(best.w):\(best.h)"
     }
 
-    /// Whether `text` mentions `@tag` as a whole token (`@ref1` does not count inside `@ref10`).
-    static func mentions(_ text: String, tag: String) -> Bool {
-        var rest = Substring(text)
-        while let r = rest.range(of: "@" + tag) {
-            let next = rest[r.upperBound...].first
-            if next == nil || !(next!.isLetter || next!.isNumber || next! == "_") { return true }
-            rest = rest[r.upperBound...]
-        }
-        return false
-    }
-
     /// The user's prompt with every tag mentioned: if `@ref1` is missing and the character's name
     /// occurs as a whole word (case-insensitive), its first occurrence becomes `@ref1`; tags still
     /// missing are prepended as "@ref2 @ref3: ". Nothing else of the prompt changes.
     static func mentioningPrompt(_ prompt: String, name: String, tags: [String]) -> String {
         var text = prompt
-        if let first = tags.first, !mentions(text, tag: first), !name.isEmpty,
+        if let first = tags.first, !PromptTags.mentions(text, tag: first), !name.isEmpty,
            let r = wholeWord(name, in: text) {
             text.replaceSubrange(r, with: "@" + first)
         }
-        let missing = tags.filter { !mentions(text, tag: $0) }
+        let missing = tags.filter { !PromptTags.mentions(text, tag: $0) }
         return missing.isEmpty ? text : missing.map { "@" + $0 }.joined(separator: " ") + ": " + text
     }
 
