@@ -63,7 +63,17 @@ struct RemoteGen {
         }
     }
 
-    func run() throws {
+    /// Everything a remote run needs before anything is written: the route, the adapter, its credential,
+    /// the character and its references. Any of them missing is bad input (exit 2).
+    struct Prepared {
+        var route: RemoteRoute
+        var adapter: any AdapterEndpoint
+        var credentials: (secret: String, issuer: String?)
+        var character: CharacterRecord
+        var references: [[UInt8]]
+    }
+
+    static func prepare(_ spec: RunSpec) throws -> Prepared {
         let route: RemoteRoute
         do { route = try RemoteRoute.fromEnvironment() } catch { warn("studio: \(error)"); throw badInputExit }
         if spec.emulated != route.isEmulated {
@@ -73,13 +83,18 @@ struct RemoteGen {
         }
         let adapter = try Self.adapter(named: spec.backend, isolate: spec.isolate)
         let m = adapter.manifest
-        let home = StudioPaths.fromEnvironment().home
         let creds: (secret: String, issuer: String?)
-        do { creds = try RemoteClient.credentials(for: m, home: home) } catch { warn("studio: \(error)"); throw badInputExit }
+        do { creds = try RemoteClient.credentials(for: m, home: StudioPaths.fromEnvironment().home) } catch { warn("studio: \(error)"); throw badInputExit }
         let (c, refBytes) = try withStore { s -> (CharacterRecord, [[UInt8]]) in
             let c = try s.character(named: spec.character, tenant: spec.tenant)
             return (c, try c.references.prefix(max(0, m.surface.maxReferences)).map { try s.image(sha256: $0.sha256) })
         }
+        return Prepared(route: route, adapter: adapter, credentials: creds, character: c, references: refBytes)
+    }
+
+    func run(_ p: Prepared) throws {
+        let (route, adapter, creds, c, refBytes) = (p.route, p.adapter, p.credentials, p.character, p.references)
+        let m = adapter.manifest
         let (judge, calibration, calibrationLine) = try Self.judge(emulated: spec.emulated, quiet: json)
         let journal: RunJournal
         do { journal = try RunJournal(folder: writer.partial) } catch { warn("studio: \(error)"); throw badInputExit }
@@ -123,18 +138,15 @@ struct RemoteGen {
         try writer.finish(report, json: json, extra: "; \(client.counts.submits) submit(s), \(client.counts.polls) poll(s)")
     }
 
-    /// Starts a new remote run: checks what can be checked before anything is written (the route, the
-    /// adapter, the credential, the character), writes run.json into a fresh partial folder, then runs.
+    /// Starts a new remote run: prepares it (nothing is written when that fails), writes run.json into a
+    /// fresh partial folder, then runs.
     static func start(_ spec: RunSpec, folder: String, json: Bool) throws {
-        do { _ = try RemoteRoute.fromEnvironment() } catch { warn("studio: \(error)"); throw badInputExit }
-        let m = try adapter(named: spec.backend, isolate: false).manifest
-        do { _ = try RemoteClient.credentials(for: m, home: StudioPaths.fromEnvironment().home) } catch { warn("studio: \(error)"); throw badInputExit }
-        _ = try withStore { try $0.character(named: spec.character, tenant: spec.tenant) }
+        let prepared = try prepare(spec)
         let writer: RunFolder
         do { writer = try RunFolder(final: folder) } catch { warn("studio: \(error)"); throw badInputExit }
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
         try enc.encode(spec).write(to: URL(fileURLWithPath: writer.partial + "/" + RunSpec.file), options: .atomic)
-        try RemoteGen(spec: spec, writer: writer, json: json, resubmitUnanswered: false).run()
+        try RemoteGen(spec: spec, writer: writer, json: json, resubmitUnanswered: false).run(prepared)
     }
 }
 
@@ -200,6 +212,7 @@ struct RunsResume: ParsableCommand {
         let writer: RunFolder
         do { writer = try RunFolder(resuming: partial) } catch { warn("studio: \(error)"); throw badInputExit }
         if !json { print("resuming run \(spec.id) (\(spec.backend), \(spec.count) shot(s))") }
-        try RemoteGen(spec: spec, writer: writer, json: json, resubmitUnanswered: resubmitUnanswered).run()
+        let prepared = try RemoteGen.prepare(spec)
+        try RemoteGen(spec: spec, writer: writer, json: json, resubmitUnanswered: resubmitUnanswered).run(prepared)
     }
 }
