@@ -101,4 +101,20 @@ final class RemoteGenCLITests: XCTestCase {
         XCTAssertEqual(bad.status, 2)
         XCTAssertTrue(bad.stderr.contains("loopback"), bad.stderr)
     }
+
+    func testResumingSomethingThatIsNotAnInterruptedRunIsBadInput() throws {
+        let home = try freshStudioHome("resume-bad")
+        let none = try CLI.run(["runs", "resume", "no-such-run"], env: ["STUDIO_HOME": home])
+        XCTAssertEqual(none.status, 2)
+        XCTAssertTrue(none.stderr.contains("no interrupted run 'no-such-run'"), none.stderr)
+        // A run folder whose run.json is corrupt: a clear error, and the folder is left as it was.
+        let partial = home + "/runs/broken.partial"
+        try FileManager.default.createDirectory(atPath: partial, withIntermediateDirectories: true)
+        try Data("{\"id\": 3".utf8).write(to: URL(fileURLWithPath: partial + "/run.json"))
+        let broken = try CLI.run(["runs", "resume", "broken"], env: ["STUDIO_HOME": home])
+        XCTAssertEqual(broken.status, 2)
+        XCTAssertTrue(broken.stderr.contains("run.json is unreadable"), broken.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: partial + "/run.json"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: home + "/runs/broken"))
+    }
 }
