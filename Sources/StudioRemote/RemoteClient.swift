@@ -37,6 +37,9 @@ public struct RemoteError: Error, CustomStringConvertible, Sendable, Equatable {
     public var transient = false
     public init(code: String, message: String, retryable: Bool) { self.code = code; self.message = message; self.retryable = retryable }
     public var description: String { message }
+
+    /// As the run journal keeps it.
+    var journaled: AdapterError { AdapterError(code: code, message: message, retryable: retryable) }
 }
 
 /// One output of a job, downloaded.
@@ -123,7 +126,8 @@ public final class RemoteClient: @unchecked Sendable {
             event("\(key): outputs of job \(jobId ?? "?") already downloaded")
             return (jobId, out)
         case .failed(let e):
-            throw fail(e)
+            // Journaled as the host reported it (already named and redacted).
+            throw RemoteError(code: e.code, message: e.message + " (as recorded in the run journal)", retryable: e.retryable)
         case .submitting where !resubmitUnanswered:
             throw fail("ambiguous_submit", "\(key): a submit to \(manifest.provider) was sent but its answer was never recorded (the host stopped mid-request); it is not sent again, since it may have created a job that is being charged. Check the provider's dashboard; `studio runs resume --resubmit-unanswered` sends it again.", retryable: false)
         case .outputs(let outputs, let jobId):
@@ -165,7 +169,7 @@ public final class RemoteClient: @unchecked Sendable {
             } catch {
                 // A job that ended (failed, filtered) is journaled as such; a provider still answering 429/5xx
                 // after every retry is not: the job may be running, and `runs resume` polls it again.
-                if !error.transient { try note(.init(event: "failed", key: key, jobId: jobId, error: AdapterError(code: error.code, message: error.message, retryable: error.retryable))) }
+                if !error.transient { try note(.init(event: "failed", key: key, jobId: jobId, error: error.journaled)) }
                 throw error
             }
             counts.polls += 1
@@ -177,9 +181,9 @@ public final class RemoteClient: @unchecked Sendable {
             event("\(key): job \(update.jobId ?? "?") \(update.state)")
         }
         guard update.state == "succeeded", !update.outputs.isEmpty else {
-            let e = AdapterError(code: "server", message: "job \(update.jobId ?? "?") ended \(update.state) without outputs", retryable: true)
-            try note(.init(event: "failed", key: key, error: e))
-            throw fail(e)
+            let e = fail(AdapterError(code: "server", message: "job \(update.jobId ?? "?") ended \(update.state) without outputs", retryable: true))
+            try note(.init(event: "failed", key: key, jobId: update.jobId, error: e.journaled))
+            throw e
         }
         try note(.init(event: "outputs", key: key, jobId: update.jobId, outputs: update.outputs))
 
@@ -225,8 +229,9 @@ public final class RemoteClient: @unchecked Sendable {
                 } else {
                     why = e
                 }
-                try? journal?.append(.init(event: "failed", key: key, error: why))
-                throw fail(why)
+                let e = fail(why)
+                try? journal?.append(.init(event: "failed", key: key, error: e.journaled))
+                throw e
             }
         }
     }

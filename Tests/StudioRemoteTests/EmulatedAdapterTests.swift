@@ -152,6 +152,13 @@ final class EmulatedAdapterTests: XCTestCase {
         XCTAssertEqual(r.emulator.seen.submitAttempts, 1)
         XCTAssertEqual(r.emulator.seen.jobs, 0)
         guard case .failed = r.journal.state("shot-01-attempt-1") else { return XCTFail("journaled as failed, so a resume does not resend") }
+        // Replayed, the attempt fails the same way without a request, its message named once.
+        XCTAssertThrowsError(try r.client.run(key: "shot-01-attempt-1", request: Self.request, images: [Self.reference], journal: r.journal)) { e in
+            let text = "\(e)"
+            XCTAssertTrue(text.contains("as recorded in the run journal"), text)
+            XCTAssertEqual(text.components(separatedBy: "replicate-instantid:").count, 2, text)
+        }
+        XCTAssertEqual(r.emulator.seen.submitAttempts, 1)
     }
 
     func testAJobTheFilterWithholdsIsAContentFilteredError() throws {
