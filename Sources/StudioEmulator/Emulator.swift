@@ -62,7 +62,7 @@ public final class Emulator: @unchecked Sendable {
     struct StoredFile { var bytes: [UInt8]; var mimeType: String }
 
     private let lock = NSLock()
-    private var configuration: Configuration
+    private let configuration: Configuration
     private let generator: any SurfaceGenerator
     private var server: LoopbackHTTPServer!
     private var counters = Counters()
