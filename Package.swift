@@ -50,7 +50,7 @@ let adapterTargets: [Target] = adapterDirectories.flatMap { dir -> [Target] in
     guard hasTests else { return [library] }
     // The tests load lib<Name>Adapter.so as the host does rather than linking the module: every adapter
     // exports the same C symbol, studio_adapter_v1, so two linked into the one test binary would clash.
-    return [library, .testTarget(name: name + "Tests", dependencies: ["StudioAdapterHost", "AdapterSDK"],
+    return [library, .testTarget(name: name + "Tests", dependencies: ["StudioAdapterHost", "AdapterSDK", "ProviderContracts"],
                                  path: "adapters/" + dir + "/Tests", swiftSettings: swiftSettings)]
 }
 
@@ -109,12 +109,17 @@ let package = Package(
                 swiftSettings: swiftSettings),
         .target(name: "CrashTestAdapter", dependencies: ["AdapterSDK"], path: "adapters/test-crash", swiftSettings: swiftSettings),
 
+        // MARK: - Provider contracts
+        // Each provider endpoint's published request contract as data (contracts/*.json, with sources), and
+        // the one validator that emulators, adapter tests and `studio adapters check` hold requests to.
+        .target(name: "ProviderContracts", dependencies: ["AdapterSDK"], resources: [.copy("contracts")], swiftSettings: swiftSettings),
+
         // MARK: - Remote backends and their emulators
         // The host side of sending: credentials, routing, polling, downloads, the run journal.
         .target(name: "StudioRemote", dependencies: ["StudioKit", "StudioImage", "StudioNet", "StudioAdapterHost", "AdapterSDK"],
                 swiftSettings: swiftSettings),
         // Loopback servers speaking each provider's schema, generating with the local backend through the surface only.
-        .target(name: "StudioEmulator", dependencies: ["StudioKit", "StudioImage", "StudioFace", "StudioLocal", "AdapterSDK", .product(name: "Crypto", package: "swift-crypto")],
+        .target(name: "StudioEmulator", dependencies: ["StudioKit", "StudioImage", "StudioFace", "StudioLocal", "AdapterSDK", "ProviderContracts", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: swiftSettings),
 
         // MARK: - CLI
@@ -122,7 +127,7 @@ let package = Package(
             name: "studio",
             dependencies: [
                 "StudioKit", "StudioTensor", "StudioImage", "StudioFace", "StudioStore", "StudioLocal", "StudioAdapterHost", "AdapterSDK",
-                "StudioNet", "StudioRemote", "StudioEmulator",
+                "StudioNet", "StudioRemote", "StudioEmulator", "ProviderContracts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -151,11 +156,12 @@ let package = Package(
         ),
         .testTarget(name: "StudioCLITests", dependencies: ["studio", "StudioEmulator", "StudioKit", "StudioImage"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioStoreTests", dependencies: ["StudioStore", "StudioKit"], swiftSettings: swiftSettings),
-        .testTarget(name: "AdapterTests", dependencies: ["StudioAdapterHost", "AdapterSDK", "CStudioAdapter"], swiftSettings: swiftSettings),
+        .testTarget(name: "AdapterTests", dependencies: ["StudioAdapterHost", "AdapterSDK", "CStudioAdapter", "ProviderContracts"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioNetTests", dependencies: ["StudioNet", "StudioEmulator"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioRemoteTests", dependencies: ["StudioRemote", "StudioEmulator", "StudioNet", "StudioAdapterHost", "AdapterSDK", "StudioKit", "StudioImage"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "StudioEmulatorTests", dependencies: ["StudioEmulator", "StudioNet", "AdapterSDK", "StudioKit", "StudioImage", "StudioFace", "StudioLocal", .product(name: "Crypto", package: "swift-crypto")],
+        .testTarget(name: "ProviderContractsTests", dependencies: ["ProviderContracts", "AdapterSDK"], swiftSettings: swiftSettings),
+        .testTarget(name: "StudioEmulatorTests", dependencies: ["StudioEmulator", "ProviderContracts", "StudioNet", "AdapterSDK", "StudioKit", "StudioImage", "StudioFace", "StudioLocal", .product(name: "Crypto", package: "swift-crypto")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "StudioLocalTests", dependencies: ["StudioLocal", "StudioTensor", "StudioKit"], swiftSettings: swiftSettings),
     ] + adapterTargets,
