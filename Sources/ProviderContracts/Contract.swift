@@ -91,9 +91,11 @@ public struct ProviderContract: Codable, Sendable, Equatable {
 
 /// One field's published constraints. `type` is one of `string`, `integer`, `number`, `boolean`,
 /// `object`, `array`, `image` (a string carrying an image as a URL, a data URL or bare base64; which
-/// forms are taken is `forms`) or `file` (a multipart file part).
+/// forms are taken is `forms`), `file` (a multipart file part) or `anyOf` (the value meets one of the
+/// fields in `anyOf`: fal's `image_size`, a preset name or `{width, height}`).
 public struct Field: Codable, Sendable, Equatable {
     public var type: String
+    public var anyOf: [Field]?
     public var required: Bool?
     public var `enum`: [String]?
     public var minimum: Double?

@@ -92,6 +92,7 @@ public enum Multipart {
         public var bytes: [UInt8]
         public var fileName: String?
         public var mimeType: String?
+        public init(bytes: [UInt8], fileName: String? = nil, mimeType: String? = nil) { self.bytes = bytes; self.fileName = fileName; self.mimeType = mimeType }
     }
 
     public struct Malformed: Error, CustomStringConvertible, Equatable {

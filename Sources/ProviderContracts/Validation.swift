@@ -135,6 +135,17 @@ extension ContractViolation {
                 guard let n = v as? NSNumber, Self.isBool(n) else { add(p, "type", value: "\(v)", type: "boolean"); return }
             case "object":
                 object(v, fields: spec.fields ?? [:], unknown: spec.unknown ?? "allow", at: p)
+            case "anyOf":
+                // Passes when one option passes; otherwise reports the option of the value's own kind
+                // (the one not refusing its type), else the first.
+                var failures: [[ContractViolation]] = []
+                for option in spec.anyOf ?? [] {
+                    var probe = Collector(contract: contract)
+                    probe.field(v, option, at: p)
+                    if probe.found.isEmpty { dropped += probe.dropped; return }
+                    failures.append(probe.found)
+                }
+                found += failures.first { !$0.contains { $0.rule == "type" && $0.path == p } } ?? failures.first ?? []
             case "array":
                 guard let a = v as? [Any] else { add(p, "type", type: "array"); return }
                 if let m = spec.maxItems, a.count > m { add(p, "maxItems", limit: "\(m)", value: "\(a.count)") }
