@@ -2,6 +2,7 @@ import Foundation
 import StudioKit
 import StudioImage
 import Crypto
+import ProviderContracts
 
 /// A loopback HTTP server speaking Replicate's, fal's, Stability's, Runway's and Kling's request and
 /// response schemas, with their auth checks, async lifecycles, error bodies and output URLs. Jobs are
@@ -22,11 +23,13 @@ public final class Emulator: @unchecked Sendable {
         public var faults: FaultPlan
         /// Quality of the JPEG re-encode every reference goes through.
         public var referenceJPEGQuality: Int
+        /// The providers' contracts every submit is held to; nil: the shipped ones.
+        public var contracts: ContractLibrary?
 
         public init(credentials: [EmulatedProvider: String], klingAccessKey: String = "emulated-access-key", pollsUntilDone: Int = 2,
-                    faults: FaultPlan = FaultPlan(), referenceJPEGQuality: Int = 85) {
+                    faults: FaultPlan = FaultPlan(), referenceJPEGQuality: Int = 85, contracts: ContractLibrary? = nil) {
             self.credentials = credentials; self.klingAccessKey = klingAccessKey; self.pollsUntilDone = pollsUntilDone
-            self.faults = faults; self.referenceJPEGQuality = referenceJPEGQuality
+            self.faults = faults; self.referenceJPEGQuality = referenceJPEGQuality; self.contracts = contracts
         }
     }
 
@@ -42,6 +45,8 @@ public final class Emulator: @unchecked Sendable {
         public var unauthorized = 0
         /// Faults answered on purpose.
         public var faults = 0
+        /// Submits refused for breaking the provider's contract.
+        public var refused = 0
     }
 
     /// One job as the emulator keeps it.
@@ -72,9 +77,13 @@ public final class Emulator: @unchecked Sendable {
     private var submitFaultsLeft: [Fault]
     private var holding = false
     private let instance: UInt64
+    let contracts: ContractLibrary
+    private var logLines: [String] = []
 
+    /// Throws `ContractLibrary.LoadError` when no contracts are given and the shipped ones cannot be read.
     public init(configuration: Configuration, generator: any SurfaceGenerator, port: UInt16 = 0) throws {
         self.configuration = configuration
+        self.contracts = try configuration.contracts ?? ContractLibrary.shipped()
         self.generator = generator
         self.submitFaultsLeft = configuration.faults.submit
         var g = SystemRandomNumberGenerator()
@@ -91,6 +100,11 @@ public final class Emulator: @unchecked Sendable {
 
     public var seen: Counters { lock.withLock { counters } }
     public var allJobs: [Job] { lock.withLock { order.compactMap { jobs[$0] } } }
+
+    /// What the emulator noticed, oldest first: refused requests and why, fields dropped as the
+    /// provider drops them.
+    public var log: [String] { lock.withLock { logLines } }
+    func note(_ line: String) { lock.withLock { logLines.append(line) } }
 
     /// While held, jobs stay running however often they are polled (a client can be killed mid-job).
     public func hold(_ on: Bool) { lock.withLock { holding = on } }
@@ -113,6 +127,16 @@ public final class Emulator: @unchecked Sendable {
         if let refusal = authenticate(provider, r) {
             lock.withLock { counters.unauthorized += 1 }
             return refusal
+        }
+        // A planned fault answers a submit before its body is read, as a provider's rate limiter does.
+        if Self.isSubmit(r), let f = submitFault() { return faultResponse(provider, f) }
+        var r = r
+        switch gate(provider, r, host: host.isEmpty ? provider.apiHosts[0] : host) {
+        case .notChecked: break
+        case .passed(let body, _): r.body = body
+        case .refused(let answer):
+            lock.withLock { counters.refused += 1 }
+            return answer
         }
         switch provider {
         case .replicate: return replicate(r)
@@ -189,6 +213,9 @@ public final class Emulator: @unchecked Sendable {
     }
 
     // MARK: - Shared lifecycle
+
+    /// A POST that may create a job (not a cancel).
+    static func isSubmit(_ r: ServerRequest) -> Bool { r.method == "POST" && !r.path.hasSuffix("/cancel") }
 
     /// A fault for this submit attempt, if the plan has one left; counts the attempt.
     func submitFault() -> Fault? {

@@ -2,6 +2,7 @@ import Foundation
 import StudioKit
 import StudioImage
 import AdapterSDK
+import ProviderContracts
 
 // Each provider's schema: how its models' inputs are read into a `SurfaceInput`, its job lifecycle and
 // its error bodies (facts from ../shared/reference/remote-apis.md; the emulator README lists what is
@@ -54,9 +55,9 @@ extension Emulator {
         }
     }
 
-    /// Reads a submit with `read`; answers a planned fault, a validation error, or creates the job.
+    /// Reads a submit with `read` (its planned fault, if any, was answered before); answers a
+    /// validation error or creates the job.
     func submit(_ p: EmulatedProvider, prefix: String, _ read: () throws -> SurfaceInput, accepted: (Job) -> ServerResponse) -> ServerResponse {
-        if let f = submitFault() { return faultResponse(p, f) }
         do {
             return accepted(createJob(try read(), prefix: prefix))
         } catch {
@@ -81,33 +82,40 @@ extension Emulator {
                                     "created_at": "2026-01-01T00:00:00.000Z"]
             if !job.done {
                 o["status"] = job.polls == 0 ? "starting" : "processing"
+            } else if job.filtered, replicateFact(job.model, "content filter") == "empty output" {
+                // PhotoMaker's safety checker drops the images; the prediction still succeeds.
+                o["status"] = "succeeded"; o["output"] = [String]()
             } else if job.filtered {
                 o["status"] = "failed"; o["error"] = "NSFW content detected. Try running it again, or try a different prompt."
             } else if let f = job.failure {
-                o["status"] = "failed"; o["error"] = f.kind == .noFace ? "No face detected in the input image" : f.description
+                o["status"] = "failed"
+                o["error"] = f.kind == .noFace ? (replicateFact(job.model, "no face error") ?? "No face detected in the input image") : f.description
             } else {
                 o["status"] = "succeeded"; o["output"] = job.files.map { deliveryURL(.replicate, $0) }
                 o["metrics"] = ["predict_time": 1.0]
             }
             return .json(job.polls == 0 ? 201 : 200, o)
         }
-        // POST /v1/models/{owner}/{name}/predictions
-        if r.method == "POST", parts.count == 5, parts[0] == "v1", parts[1] == "models", parts[4] == "predictions" {
-            let model = parts[2] + "/" + parts[3]
-            return submit(.replicate, prefix: "r", { try replicateInput(model: model, body: r.body) }, accepted: prediction)
-        }
-        // POST /v1/predictions {version, input}: a model pinned by version (read with the generic profile).
+        // POST /v1/predictions {version, input}: the version names the model (its contract's pinned
+        // version); an unpinned one is read with the generic profile. (The models route,
+        // /v1/models/{owner}/{name}/predictions, serves official models only: the contract gate refuses it.)
         if r.method == "POST", parts == ["v1", "predictions"] {
-            guard let o = try? Self.json(r.body), let version = o["version"] as? String, !version.isEmpty, version.count <= 128 else {
-                return invalid(.replicate, "version is required")
-            }
-            return submit(.replicate, prefix: "r", { try replicateInput(model: "version:" + version, body: r.body) }, accepted: prediction)
+            let version = ((try? Self.json(r.body))?["version"] as? String) ?? ""
+            let hash = String(version.split(separator: ":").last ?? "")
+            let model = contracts.contracts.first { $0.provider == "replicate" && $0.select?.equals == hash }?.facts["model"]
+            if model == nil { note("replicate: version \(hash) is pinned by no contract: only the predictions route was checked (Replicate refuses versions that do not exist)") }
+            return submit(.replicate, prefix: "r", { try replicateInput(model: model ?? "version:" + hash, body: r.body) }, accepted: prediction)
         }
         // GET /v1/predictions/{id}
         if r.method == "GET", parts.count == 3, parts[0] == "v1", parts[1] == "predictions" {
             return poll(.replicate, id: parts[2], prediction)
         }
         return notFound(.replicate)
+    }
+
+    /// A fact of the contract that pins `model` on Replicate (its no-face error text, ...).
+    func replicateFact(_ model: String, _ name: String) -> String? {
+        contracts.contracts.first { $0.provider == "replicate" && $0.facts["model"] == model }?.facts[name]
     }
 
     func replicateInput(model: String, body: [UInt8]) throws -> SurfaceInput {
@@ -129,9 +137,6 @@ extension Emulator {
             strength = Self.pulidStrength(Self.number(input["id_weight"]) ?? 1)
             if (Self.number(input["true_cfg"]) ?? 1) <= 1 { sentNegative = nil }
         case "tencentarc/photomaker":
-            guard prompt.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).contains("img") else {
-                throw SurfaceFailure(.invalid, "Cannot find the trigger word 'img' in the prompt")
-            }
             refs = [try reference(input["input_image"], field: "input_image")]
             for k in 2...4 where input["input_image\(k)"] != nil { refs.append(try reference(input["input_image\(k)"], field: "input_image\(k)")) }
             let ratio = min(50, max(15, Self.number(input["style_strength_ratio"]) ?? 20))
@@ -247,7 +252,6 @@ extension Emulator {
         let parts = r.path.split(separator: "/").map(String.init)
         guard r.method == "POST", parts.count == 4, parts[0] == "v2beta", parts[1] == "stable-image", parts[2] == "generate",
               ["sd3", "core", "ultra"].contains(parts[3]) else { return notFound(.stability) }
-        if let f = submitFault() { return faultResponse(.stability, f) }
         let input: SurfaceInput
         do { input = try stabilityInput(r) } catch { return invalid(.stability, "\(error)") }
         let job = run(createJob(input, prefix: "s"))
@@ -261,7 +265,8 @@ extension Emulator {
         guard let type = r.headers["content-type"], type.lowercased().hasPrefix("multipart/form-data"),
               let b = type.range(of: "boundary=") else { throw SurfaceFailure(.invalid, "multipart/form-data is required") }
         let boundary = String(type[b.upperBound...]).trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
-        let fields = try Self.multipart(r.body, boundary: boundary)
+        let fields: [String: [UInt8]]
+        do { fields = try Multipart.parse(r.body, boundary: boundary).mapValues(\.bytes) } catch { throw SurfaceFailure(.invalid, error.description) }
         func text(_ k: String) -> String? { fields[k].map { String(decoding: $0, as: UTF8.self) } }
         guard let prompt = text("prompt"), !prompt.isEmpty else { throw SurfaceFailure(.invalid, "prompt: cannot be empty") }
         var refs: [RGBImage] = []
@@ -269,37 +274,12 @@ extension Emulator {
             guard let image = fields["image"] else { throw SurfaceFailure(.invalid, "image: required for image-to-image") }
             refs = [try reencode(image, field: "image")]
         }
-        guard let strengthText = text("strength"), let strength = Double(strengthText), (0...1).contains(strength) || refs.isEmpty else {
-            throw SurfaceFailure(.invalid, "strength: required in [0, 1] for image-to-image")
-        }
+        let strength = text("strength").flatMap(Double.init) ?? 0
+        guard refs.isEmpty || text("strength") != nil else { throw SurfaceFailure(.invalid, "strength: required for image-to-image") }
         let negative = text("negative_prompt").flatMap { $0.isEmpty ? nil : $0 }
         return SurfaceInput(provider: .stability, model: text("model") ?? "sd3.5-large", references: refs, prompt: prompt,
                             negativePrompt: negative, identityStrength: refs.isEmpty ? 0 : 1 - strength, seed: text("seed").flatMap { UInt64($0) },
                             width: 1024, height: 1024, video: false, requiresFace: false)
-    }
-
-    /// The fields of a multipart/form-data body by name (values as bytes).
-    static func multipart(_ body: [UInt8], boundary: String) throws -> [String: [UInt8]] {
-        guard !boundary.isEmpty else { throw SurfaceFailure(.invalid, "multipart boundary missing") }
-        let delimiter = Array("--\(boundary)".utf8)
-        var fields: [String: [UInt8]] = [:]
-        var starts: [Int] = []
-        var i = 0
-        while i + delimiter.count <= body.count {
-            if body[i] == delimiter[0], body[i..<(i + delimiter.count)].elementsEqual(delimiter) { starts.append(i); i += delimiter.count } else { i += 1 }
-        }
-        guard starts.count >= 2 else { throw SurfaceFailure(.invalid, "malformed multipart body") }
-        for (a, b) in zip(starts, starts.dropFirst()) {
-            var part = Array(body[(a + delimiter.count)..<b])
-            if part.starts(with: [13, 10]) { part.removeFirst(2) }
-            if part.count >= 2, part[part.count - 2] == 13, part[part.count - 1] == 10 { part.removeLast(2) }
-            guard let split = LoopbackHTTPServer.find(part, [13, 10, 13, 10]) else { throw SurfaceFailure(.invalid, "malformed multipart part") }
-            let head = String(decoding: part[..<split], as: UTF8.self)
-            guard let n = head.range(of: "name=\"") else { continue }
-            let name = String(head[n.upperBound...].prefix { $0 != "\"" })
-            fields[name] = Array(part[(split + 4)...])
-        }
-        return fields
     }
 
     // MARK: - Runway
@@ -341,18 +321,13 @@ extension Emulator {
     static func fromUUIDLike(_ s: String) -> String { String(s.replacingOccurrences(of: "-", with: "").prefix(12)) }
 
     func runwayInput(_ body: [UInt8]) throws -> SurfaceInput {
+        // The contract gate has checked model, promptText, ratio and referenceImages against Runway's limits.
         let o = try Self.json(body)
-        guard let model = o["model"] as? String, ["gen4_image", "gen4_image_turbo"].contains(model) else {
-            throw SurfaceFailure(.invalid, "model must be gen4_image or gen4_image_turbo")
-        }
-        guard let prompt = o["promptText"] as? String, !prompt.isEmpty, prompt.count <= 1000 else {
-            throw SurfaceFailure(.invalid, "promptText: 1...1000 characters")
-        }
+        let model = (o["model"] as? String) ?? "gen4_image", prompt = (o["promptText"] as? String) ?? ""
         guard let ratio = o["ratio"] as? String, let x = ratio.firstIndex(of: ":"), let w = Int(ratio[..<x]), let h = Int(ratio[ratio.index(after: x)...]) else {
             throw SurfaceFailure(.invalid, "ratio must be W:H")
         }
         let list = (o["referenceImages"] as? [[String: Any]]) ?? []
-        guard list.count <= 3 else { throw SurfaceFailure(.invalid, "referenceImages: at most 3") }
         // A reference only conditions the image when the prompt mentions its @tag.
         var refs: [RGBImage] = []
         for (i, item) in list.enumerated() {
@@ -393,12 +368,10 @@ extension Emulator {
     }
 
     func klingInput(_ body: [UInt8]) throws -> SurfaceInput {
+        // The contract gate has checked model_name, the lengths, cfg_scale and the image's form (no data: prefix).
         let o = try Self.json(body)
-        guard let model = o["model_name"] as? String, model.hasPrefix("kling-v") else { throw SurfaceFailure(.invalid, "model_name is invalid") }
-        let prompt = (o["prompt"] as? String) ?? ""
-        guard prompt.count <= 2500 else { throw SurfaceFailure(.invalid, "prompt exceeds 2500 characters") }
+        let model = (o["model_name"] as? String) ?? "kling-v1", prompt = (o["prompt"] as? String) ?? ""
         let negative = (o["negative_prompt"] as? String).flatMap { $0.isEmpty ? nil : $0 }
-        guard (negative?.count ?? 0) <= 2500 else { throw SurfaceFailure(.invalid, "negative_prompt exceeds 2500 characters") }
         let image = try reference(o["image"], field: "image", rawBase64: true)
         return SurfaceInput(provider: .kling, model: model, references: [image], prompt: prompt, negativePrompt: negative,
                             identityStrength: Self.clamp01(Self.number(o["cfg_scale"]) ?? 0.5), seed: nil,

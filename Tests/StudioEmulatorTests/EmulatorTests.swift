@@ -4,6 +4,7 @@ import Crypto
 import StudioKit
 import StudioImage
 import StudioNet
+import ProviderContracts
 @testable import StudioEmulator
 
 /// Never called: these tests stop before any job runs.
@@ -60,17 +61,19 @@ final class EmulatorTests: XCTestCase {
 
     func testPlannedFaultsComeInTheProvidersFormat() throws {
         let e = try emulator(FaultPlan(submit: [.rateLimited(retryAfter: 7), .rateLimited(retryAfter: nil), .serverError(503), .invalid]))
-        let auth = ["Authorization": "Bearer r8_x"]
-        let a = try send(e, "POST", "api.replicate.com", "/v1/models/zsxkib/instant-id/predictions", headers: auth, body: "{}")
+        let auth = ["Authorization": "Bearer r8_x", "Content-Type": "application/json"]
+        // Faults come before the body is read, as a rate limiter's do.
+        let a = try send(e, "POST", "api.replicate.com", "/v1/predictions", headers: auth, body: "{}")
         XCTAssertEqual(a.status, 429); XCTAssertEqual(a.header("retry-after"), "7")
         XCTAssertTrue((try json(a)["detail"] as? String ?? "").contains("throttled"))
-        let b = try send(e, "POST", "api.replicate.com", "/v1/models/zsxkib/instant-id/predictions", headers: auth, body: "{}")
+        let b = try send(e, "POST", "api.replicate.com", "/v1/predictions", headers: auth, body: "{}")
         XCTAssertEqual(b.status, 429); XCTAssertNil(b.header("retry-after"))
-        XCTAssertEqual(try send(e, "POST", "api.replicate.com", "/v1/models/zsxkib/instant-id/predictions", headers: auth, body: "{}").status, 503)
-        XCTAssertEqual(try send(e, "POST", "api.replicate.com", "/v1/models/zsxkib/instant-id/predictions", headers: auth, body: "{}").status, 422)
-        // Faults spent: now the body itself is checked.
-        let bad = try send(e, "POST", "api.replicate.com", "/v1/models/zsxkib/instant-id/predictions", headers: auth, body: "{\"input\":{\"prompt\":\"x\"}}")
-        XCTAssertEqual(bad.status, 422); XCTAssertTrue((try json(bad)["detail"] as? String ?? "").contains("image"))
+        XCTAssertEqual(try send(e, "POST", "api.replicate.com", "/v1/predictions", headers: auth, body: "{}").status, 503)
+        XCTAssertEqual(try send(e, "POST", "api.replicate.com", "/v1/predictions", headers: auth, body: "{}").status, 422)
+        // Faults spent: now the body itself is checked against the pinned version's contract.
+        let version = "2e4785a4d80dadf580077b2244c8d7c05d8e3faac04a04c02d8e099dd2876789"
+        let bad = try send(e, "POST", "api.replicate.com", "/v1/predictions", headers: auth, body: "{\"version\":\"\(version)\",\"input\":{\"prompt\":\"x\"}}")
+        XCTAssertEqual(bad.status, 422); XCTAssertTrue((try json(bad)["detail"] as? String ?? "").contains("image is required"))
         XCTAssertEqual(e.seen.submitAttempts, 5); XCTAssertEqual(e.seen.faults, 4); XCTAssertEqual(e.seen.jobs, 0)
     }
 
@@ -78,10 +81,14 @@ final class EmulatorTests: XCTestCase {
         let e = try emulator()
         var img = RGBImage(width: 8, height: 8); img.pixels = [UInt8](repeating: 90, count: 192)
         let url = "data:image/png;base64," + Data(try ImageIO.encodePNG(img)).base64EncodedString()
-        let body = "{\"input\":{\"prompt\":\"a photo of a woman\",\"input_image\":\"\(url)\"}}"
-        let r = try send(e, "POST", "api.replicate.com", "/v1/models/tencentarc/photomaker/predictions", headers: ["Authorization": "Bearer r8_x"], body: body)
+        let version = "ddfc2b08d209f9fa8c1eca692712918bd449f695dabb4a958da31802a9570fe4"
+        let body = "{\"version\":\"\(version)\",\"input\":{\"prompt\":\"a photo of a woman\",\"input_image\":\"\(url)\"}}"
+        let r = try send(e, "POST", "api.replicate.com", "/v1/predictions", headers: ["Authorization": "Bearer r8_x", "Content-Type": "application/json"], body: body)
         XCTAssertEqual(r.status, 422)
         XCTAssertTrue((try json(r)["detail"] as? String ?? "").contains("trigger word"))
+        // The old models route is not served for a community model at all.
+        let old = try send(e, "POST", "api.replicate.com", "/v1/models/tencentarc/photomaker/predictions", headers: ["Authorization": "Bearer r8_x"], body: body)
+        XCTAssertEqual(old.status, 404)
     }
 
     func testUnknownRoutesAndOversizedRequests() throws {
@@ -96,10 +103,10 @@ final class EmulatorTests: XCTestCase {
 
     func testMultipartFieldsAreRead() throws {
         let body = "--b\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\nhello\r\n--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"r.png\"\r\nContent-Type: image/png\r\n\r\n\u{1}\u{2}\r\n--b--\r\n"
-        let f = try Emulator.multipart(Array(body.utf8), boundary: "b")
-        XCTAssertEqual(f["prompt"], Array("hello".utf8))
-        XCTAssertEqual(f["image"], [1, 2])
-        XCTAssertThrowsError(try Emulator.multipart(Array("garbage".utf8), boundary: "b"))
+        let f = try Multipart.parse(Array(body.utf8), boundary: "b")
+        XCTAssertEqual(f["prompt"]?.bytes, Array("hello".utf8))
+        XCTAssertEqual(f["image"], Multipart.Part(bytes: [1, 2], fileName: "r.png", mimeType: "image/png"))
+        XCTAssertThrowsError(try Multipart.parse(Array("garbage".utf8), boundary: "b"))
     }
 
     func testRunwayIdsLookLikeUUIDsAndMapBack() {
