@@ -14,10 +14,13 @@ public struct AdapterManifest: Codable, Sendable, Equatable {
     public var model: String
     public var summary: String
     public var surface: Surface
+    /// The provider's model version the adapter pins (Replicate: the 64-hex version id), if the
+    /// provider versions models. A request's `modelVersion` overrides it.
+    public var modelVersion: String?
 
-    public init(name: String, version: String, provider: String, model: String, summary: String, surface: Surface) {
+    public init(name: String, version: String, provider: String, model: String, summary: String, surface: Surface, modelVersion: String? = nil) {
         self.name = name; self.version = version; self.provider = provider; self.model = model; self.summary = summary
-        self.surface = surface
+        self.surface = surface; self.modelVersion = modelVersion
     }
 
     public struct Surface: Codable, Sendable, Equatable {
@@ -111,12 +114,15 @@ public struct AdapterRequest: Codable, Sendable, Equatable {
     public var seed: UInt64
     public var width: Int
     public var height: Int
+    /// The model version to run instead of the manifest's pinned one (a model's owner pushes new
+    /// versions; the user picks). nil: the pin.
+    public var modelVersion: String?
 
     public init(character: Character, prompt: String, negativePrompt: String, negativePromptWeighted: String, strictness: Strictness,
-                seed: UInt64, width: Int, height: Int) {
+                seed: UInt64, width: Int, height: Int, modelVersion: String? = nil) {
         self.character = character; self.prompt = prompt; self.negativePrompt = negativePrompt
         self.negativePromptWeighted = negativePromptWeighted; self.strictness = strictness; self.seed = seed
-        self.width = width; self.height = height
+        self.width = width; self.height = height; self.modelVersion = modelVersion
     }
 }
 

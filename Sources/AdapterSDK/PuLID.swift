@@ -1,5 +1,6 @@
-/// PuLID for FLUX's levers, the same wherever it is hosted (Replicate's zsxkib/flux-pulid, fal's
-/// fal-ai/flux-pulid): identity strength on `id_weight` (0-3, default 1), fidelity on `start_step`
+/// PuLID for FLUX's levers wherever it is hosted (Replicate's zsxkib/flux-pulid, fal's
+/// fal-ai/flux-pulid): identity strength on `id_weight` (0-3 on Replicate, 0-1 on fal; default 1 on
+/// both), fidelity on `start_step`
 /// (0 = the ID is injected from the first step), and `true_cfg`, which is no strength lever but
 /// decides whether a negative prompt has any effect (only above 1).
 public enum PuLIDLevers {
@@ -13,6 +14,15 @@ public enum PuLIDLevers {
         name: "true_cfg", minimum: 1, maximum: 10, defaultValue: 1,
         mapping: "not a strength lever: 1.5 when a negative prompt is sent (it has no effect at 1), otherwise 1")
     public static let knobs = [idWeight, startStep, trueCFG]
+    /// fal's `id_weight` stops at its default, 1 (fal-js's generated schema): nothing above it to push.
+    public static let falIdWeight = AdapterManifest.Knob(
+        name: "id_weight", minimum: 0, maximum: 1, defaultValue: 1,
+        mapping: "identity strength 0...0.75 -> 0...1, saturating at fal's maximum 1 (fal caps id_weight at its default)")
+    public static let falKnobs = [falIdWeight, startStep, trueCFG]
+
+    /// Identity strength 0...1 onto fal's `id_weight` 0...1: as on Replicate up to the default (0.75 -> 1),
+    /// capped there.
+    public static func falIdWeight(for strength: Double) -> Double { min(1, idWeight(for: strength)) }
     /// The manifest's negative-prompt condition.
     public static let negativeCondition = "true_cfg > 1 (the adapter sets true_cfg 1.5 when it sends one)"
 

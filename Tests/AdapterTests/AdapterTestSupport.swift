@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import AdapterSDK
+import ProviderContracts
 @testable import StudioAdapterHost
 
 /// Shared by the adapter test cases: a plan's body for the golden request (edited), its build error,
@@ -14,6 +15,16 @@ extension XCTestCase {
     func buildError(_ a: LoadedAdapter, _ edit: (inout AdapterRequest) -> Void = { _ in }, images: [AdapterImage] = [AdapterTests.png]) -> AdapterError? {
         var r = AdapterTests.goldenRequest; edit(&r)
         do { _ = try a.buildRequest(r, images: images); return nil } catch { return error as? AdapterError }
+    }
+
+    /// The plan meets the provider's published contract for its endpoint (with the host's auth header
+    /// for `manifest`), and a contract covers it.
+    func assertMeetsContract(_ p: HTTPRequestPlan, _ manifest: AdapterManifest, images: [AdapterImage] = [AdapterTests.png], line: UInt = #line) throws {
+        let auth = Credentials.authHeader(manifest.surface.auth, secret: "contract-check-secret", issuer: "contract-check-access")
+        let check = try XCTUnwrap(ContractLibrary.shipped().check(plan: p, images: images, authorization: auth),
+                                  "no provider contract covers \(p.method) \(p.url)", line: line)
+        XCTAssertEqual(check.violations.map(\.description), [], "\(manifest.name) against \(check.contract.id)", line: line)
+        XCTAssertEqual(check.dropped, [], "\(manifest.name) sends fields \(check.contract.id) drops without a word", line: line)
     }
 
     /// The plan's method, URL, headers and parsed JSON body against the hand-written golden file.

@@ -211,3 +211,91 @@ final class CredentialTests: XCTestCase {
         XCTAssertEqual(Redaction.redact("Bearer sk-secret and sk-secret", secrets: ["sk-secret"]), "Bearer **** and ****")
     }
 }
+
+/// Every adapter's golden request against its provider's published contract (ProviderContracts):
+/// the request the real provider would refuse is the one these tests refuse.
+final class AdapterContractTests: XCTestCase {
+    /// Library (module) names: lib<Name>Adapter.so.
+    static let adapters = ["ReplicateInstantID", "ReplicateFluxPuLID", "ReplicatePhotoMaker", "FalFluxPuLID", "FalKlingI2V",
+                           "StabilitySD3", "RunwayGen4", "KlingImage2Video", "ExampleC"]
+
+    func testEveryGoldenRequestMeetsItsProvidersContract() throws {
+        for name in Self.adapters {
+            let a = try LoadedAdapter(path: try AdapterTests.library(name))
+            let plans = try a.buildRequest(AdapterTests.goldenRequest, images: [AdapterTests.png])
+            try assertMeetsContract(plans[0], a.manifest)
+        }
+    }
+
+    /// The findings' bad cases, fed to the adapters: what they send still meets the contract.
+    func testBadCasesAreMendedBeforeSending() throws {
+        let photomaker = try LoadedAdapter(path: try AdapterTests.library("ReplicatePhotoMaker"))
+        for (prompt, negative) in [("portrait of ada", "blurry"), ("a man img and a woman img", "img, blurry"), ("img img", "img")] {
+            var r = AdapterTests.goldenRequest
+            r.prompt = prompt; r.negativePrompt = negative
+            try assertMeetsContract(try photomaker.buildRequest(r, images: [AdapterTests.png])[0], photomaker.manifest)
+        }
+        // Runway counts promptText in UTF-16 units: 400 emoji are 400 characters but 800 units, and the
+        // reinforcement phrases must stop at 1000 units.
+        let runway = try LoadedAdapter(path: try AdapterTests.library("RunwayGen4"))
+        var r = AdapterTests.goldenRequest
+        r.prompt = String(repeating: "\u{1F600}", count: 400)
+        let plan = try runway.buildRequest(r, images: [AdapterTests.png])[0]
+        try assertMeetsContract(plan, runway.manifest)
+        r.prompt = String(repeating: "\u{1F600}", count: 501)
+        XCTAssertThrowsError(try runway.buildRequest(r, images: [AdapterTests.png])) { e in
+            XCTAssertEqual((e as? AdapterError)?.code, "invalid_request")
+            XCTAssertTrue((e as? AdapterError)?.message.contains("UTF-16") == true)
+        }
+        // A reference whose data URI reaches 5 MB is refused by the adapter, before Runway refuses it.
+        let big = AdapterImage(bytes: [UInt8](repeating: 7, count: 3_800_000), mimeType: "image/png")
+        XCTAssertThrowsError(try runway.buildRequest(AdapterTests.goldenRequest, images: [big])) { e in
+            XCTAssertTrue((e as? AdapterError)?.message.contains("under 5000000 bytes") == true, "\(e)")
+        }
+    }
+
+    /// The models' real failure texts: no face is `no_face` (not retried); PhotoMaker's safety checker
+    /// leaves a succeeded prediction with an empty output, which is a content filter (retryable).
+    func testReplicateModelsRealFailureTexts() throws {
+        let texts = ["Cannot find any face in the image! Please upload another person image",
+                     "Face detector could not find a face in the pose image", "facexlib align face fail",
+                     "No face detected, please upload an image with a face"]
+        for name in Self.adapters where name.hasPrefix("Replicate") {
+            let a = try LoadedAdapter(path: try AdapterTests.library(name))
+            for t in texts {
+                let body = #"{"id": "p1", "status": "failed", "error": "\#(t)"}"#
+                XCTAssertThrowsError(try a.parseResponse(AdapterResponse(purpose: "poll", status: 200, headers: [:]), body: Array(body.utf8))) { e in
+                    XCTAssertEqual((e as? AdapterError)?.code, "no_face", "\(name): \(t)")
+                    XCTAssertEqual((e as? AdapterError)?.retryable, false)
+                }
+            }
+            let empty = #"{"id": "p1", "status": "succeeded", "output": []}"#
+            XCTAssertThrowsError(try a.parseResponse(AdapterResponse(purpose: "poll", status: 200, headers: [:]), body: Array(empty.utf8))) { e in
+                XCTAssertEqual((e as? AdapterError)?.code, "content_filtered", name)
+                XCTAssertEqual((e as? AdapterError)?.retryable, true)
+            }
+        }
+    }
+
+    /// Replicate's community models run by version: the models route would be refused.
+    func testReplicateAdaptersSubmitAPinnedVersion() throws {
+        for name in Self.adapters where name.hasPrefix("Replicate") {
+            let a = try LoadedAdapter(path: try AdapterTests.library(name))
+            let plan = try a.buildRequest(AdapterTests.goldenRequest, images: [AdapterTests.png])[0]
+            XCTAssertEqual(plan.url, "https://api.replicate.com/v1/predictions", name)
+            let body = try XCTUnwrap(JSONSerialization.jsonObject(with: Data((plan.jsonBody ?? "").utf8)) as? [String: Any])
+            let version = try XCTUnwrap(body["version"] as? String, name)
+            XCTAssertEqual(version, a.manifest.modelVersion, name)
+            XCTAssertNotNil(version.range(of: "^[0-9a-f]{64}$", options: .regularExpression), name)
+            // The user's override wins; a malformed one is refused before anything is sent.
+            var r = AdapterTests.goldenRequest
+            r.modelVersion = String(repeating: "ab", count: 32)
+            let overridden = try a.buildRequest(r, images: [AdapterTests.png])[0]
+            XCTAssertTrue(overridden.jsonBody?.contains(String(repeating: "ab", count: 32)) == true, name)
+            r.modelVersion = "latest"
+            XCTAssertThrowsError(try a.buildRequest(r, images: [AdapterTests.png]), name) { e in
+                XCTAssertEqual((e as? AdapterError)?.code, "invalid_request")
+            }
+        }
+    }
+}

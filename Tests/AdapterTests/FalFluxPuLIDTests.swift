@@ -52,16 +52,16 @@ final class FalFluxPuLIDTests: XCTestCase {
         let loose = try body(a) { $0.strictness = .init(level: 0, identityStrength: 0) }
         XCTAssertEqual(loose["id_weight"] as? Double, 0)
         XCTAssertEqual(loose["start_step"] as? Int, 1)
-        // Strictest: strength 1 and the top level -> id_weight 3 from step 0.
+        // Strictest: strength 1 and the top level -> fal's maximum id_weight 1 from step 0.
         let strict = try body(a) { $0.strictness = .init(level: 4, identityStrength: 1) }
-        XCTAssertEqual(strict["id_weight"] as? Double, 3)
+        XCTAssertEqual(strict["id_weight"] as? Double, 1)
         XCTAssertEqual(strict["start_step"] as? Int, 0)
-        // The anchor and the two segments of the piecewise map.
+        // Linear up to the anchor, then capped: fal's id_weight stops at 1 (fal-js's schema).
         XCTAssertEqual(try body(a) { $0.strictness.identityStrength = 0.375 }["id_weight"] as? Double, 0.5)
         XCTAssertEqual(try body(a) { $0.strictness.identityStrength = 0.75 }["id_weight"] as? Double, 1)
-        XCTAssertEqual(try body(a) { $0.strictness.identityStrength = 0.85 }["id_weight"] as? Double, 1.8)
+        XCTAssertEqual(try body(a) { $0.strictness.identityStrength = 0.85 }["id_weight"] as? Double, 1)
         // Out of range and non-finite strengths clamp (NaN counts as the usual 0.75).
-        XCTAssertEqual(try body(a) { $0.strictness.identityStrength = 7 }["id_weight"] as? Double, 3)
+        XCTAssertEqual(try body(a) { $0.strictness.identityStrength = 7 }["id_weight"] as? Double, 1)
         XCTAssertEqual(try body(a) { $0.strictness.identityStrength = -2 }["id_weight"] as? Double, 0)
         XCTAssertEqual(try body(a) { $0.strictness.level = 2 }["start_step"] as? Int, 0)
         XCTAssertEqual(try body(a) { $0.strictness.level = 1 }["start_step"] as? Int, 1)

@@ -95,7 +95,7 @@ final class FluxPuLIDAndRunwayTests: XCTestCase {
         XCTAssertEqual(Self.error(a, 201, "not json")?.code, "malformed_response")
         XCTAssertEqual(Self.error(a, 201, "[1,2]")?.code, "malformed_response")
         XCTAssertEqual(Self.error(a, 200, #"{"id":"p9"}"#)?.code, "malformed_response")
-        XCTAssertEqual(Self.error(a, 200, #"{"id":"p9","status":"succeeded","output":[]}"#)?.code, "malformed_response")
+        XCTAssertEqual(Self.error(a, 200, #"{"id":"p9","status":"succeeded","output":[]}"#)?.code, "content_filtered", "a safety checker withheld the image")
         XCTAssertEqual(Self.error(a, 200, #"{"id":"p9","status":"warping"}"#)?.code, "malformed_response")
         let noFace = Self.error(a, 200, #"{"id":"p9","status":"failed","error":"No face detected in main_face_image"}"#)
         XCTAssertEqual(noFace?.code, "no_face"); XCTAssertEqual(noFace?.retryable, false)

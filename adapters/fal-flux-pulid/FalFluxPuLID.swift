@@ -18,7 +18,7 @@ public enum FalFluxPuLID: StudioAdapter {
         summary: "PuLID for FLUX on fal's queue: one face reference (reference_image_url), id_weight and start_step for identity, negative prompt through true_cfg",
         surface: .init(referenceFields: ["reference_image_url"], maxReferences: 1,
                        negativePrompt: .init(supported: true, weighting: "plain", condition: PuLIDLevers.negativeCondition),
-                       strengthKnobs: PuLIDLevers.knobs, mode: "poll",
+                       strengthKnobs: PuLIDLevers.falKnobs, mode: "poll",
                        auth: .init(scheme: "key", credential: "FAL_KEY"),
                        allowedHosts: FalQueue.allowedHosts, outputs: ["image"]))
 
@@ -46,7 +46,7 @@ public enum FalFluxPuLID: StudioAdapter {
                                          height: min(sides.upperBound, max(sides.lowerBound, r.height))),
                         negative_prompt: negative.isEmpty ? nil : negative,
                         true_cfg: PuLIDLevers.trueCFG(negative: negative),
-                        id_weight: PuLIDLevers.idWeight(for: r.strictness.identityStrength),
+                        id_weight: PuLIDLevers.falIdWeight(for: r.strictness.identityStrength),
                         start_step: PuLIDLevers.startStep(level: r.strictness.level),
                         seed: r.seed % 2_147_483_647)
         return [HTTPRequestPlan(purpose: "submit", method: "POST", url: FalQueue.submitURL(model: model),

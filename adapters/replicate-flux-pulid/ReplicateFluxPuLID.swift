@@ -8,6 +8,9 @@ import AdapterSDK
 public enum ReplicateFluxPuLID: StudioAdapter {
     static let hosts = ["api.replicate.com", "replicate.delivery"]
 
+    /// zsxkib/flux-pulid's version the adapter runs (a community model: `POST /v1/predictions`).
+    public static let pinnedVersion = "8baa7ef2255075b46f4d91cd238c21d31181b3e6a864463f967960bb0112525b"
+
     public static let manifest = AdapterManifest(
         name: "replicate-flux-pulid", version: "1.0.0", provider: "replicate", model: "zsxkib/flux-pulid",
         summary: "PuLID for FLUX on Replicate: one face reference, id_weight and start_step for identity, negative prompt through true_cfg",
@@ -15,7 +18,8 @@ public enum ReplicateFluxPuLID: StudioAdapter {
                        negativePrompt: .init(supported: true, weighting: "plain", condition: PuLIDLevers.negativeCondition),
                        strengthKnobs: PuLIDLevers.knobs, mode: "poll",
                        auth: .init(scheme: "bearer", credential: "REPLICATE_API_TOKEN"),
-                       allowedHosts: hosts, outputs: ["image"]))
+                       allowedHosts: hosts, outputs: ["image"]),
+        modelVersion: pinnedVersion)
 
     struct Input: Encodable {
         var main_face_image: String
@@ -42,10 +46,7 @@ public enum ReplicateFluxPuLID: StudioAdapter {
                           start_step: PuLIDLevers.startStep(level: r.strictness.level),
                           width: min(1536, max(256, r.width)), height: min(1536, max(256, r.height)),
                           seed: r.seed % 2_147_483_647, num_outputs: 1, output_format: "png")
-        struct Body: Encodable { var input: Input }
-        return [HTTPRequestPlan(purpose: "submit", method: "POST", url: "https://api.replicate.com/v1/models/zsxkib/flux-pulid/predictions",
-                                headers: ["Content-Type": "application/json", "Prefer": "wait=60"],
-                                jsonBody: AdapterJSON.encode(Body(input: input)))]
+        return [ReplicatePrediction.submit(version: try ReplicatePrediction.version(r, pinned: pinnedVersion), input: input)]
     }
 
     public static func parseResponse(_ r: AdapterResponse, body: [UInt8]) throws(AdapterError) -> JobUpdate {

@@ -2,13 +2,18 @@ import Foundation
 import AdapterSDK
 
 /// zsxkib/instant-id on Replicate: one face image (`image`), `negative_prompt`, and the identity
-/// strength on `ip_adapter_scale` (0-1, the model's default 0.8). Submits with `Prefer: wait` and
-/// polls `urls.get` when the prediction is not finished in time.
+/// strength on `ip_adapter_scale` (0-1, the model's default 0.8). Runs the pinned version (a community
+/// model: `POST /v1/predictions` with `version`), submits with `Prefer: wait` and polls `urls.get` when
+/// the prediction is not finished in time. The pinned version has no width/height inputs (Replicate
+/// would drop them silently), so the output's size is the model's choice.
 public enum ReplicateInstantID: StudioAdapter {
     static let ipAdapterScale = AdapterManifest.Knob(name: "ip_adapter_scale", minimum: 0, maximum: 1, defaultValue: 0.8,
                                                      mapping: "identity strength 0...1, as is")
     static let controlnetScale = AdapterManifest.Knob(name: "controlnet_conditioning_scale", minimum: 0, maximum: 1, defaultValue: 0.8,
                                                       mapping: "fixed at the model's default 0.8 (it follows the face's keypoints, not identity)")
+
+    /// zsxkib/instant-id's version the adapter runs (contracts/replicate.json transcribes its schema).
+    public static let pinnedVersion = "2e4785a4d80dadf580077b2244c8d7c05d8e3faac04a04c02d8e099dd2876789"
 
     public static let manifest = AdapterManifest(
         name: "replicate-instantid", version: "1.0.0", provider: "replicate", model: "zsxkib/instant-id",
@@ -17,7 +22,8 @@ public enum ReplicateInstantID: StudioAdapter {
                        negativePrompt: .init(supported: true, weighting: "plain"),
                        strengthKnobs: [ipAdapterScale, controlnetScale], mode: "poll",
                        auth: .init(scheme: "bearer", credential: "REPLICATE_API_TOKEN"),
-                       allowedHosts: ["api.replicate.com", "replicate.delivery"], outputs: ["image"]))
+                       allowedHosts: ["api.replicate.com", "replicate.delivery"], outputs: ["image"]),
+        modelVersion: pinnedVersion)
 
     struct Input: Encodable {
         var image: String
@@ -25,8 +31,6 @@ public enum ReplicateInstantID: StudioAdapter {
         var negative_prompt: String
         var ip_adapter_scale: Double
         var controlnet_conditioning_scale: Double
-        var width: Int
-        var height: Int
         var seed: UInt64
         var num_outputs: Int
         var output_format: String
@@ -39,12 +43,8 @@ public enum ReplicateInstantID: StudioAdapter {
         let input = Input(image: face.dataURL, prompt: r.prompt, negative_prompt: r.negativePrompt,
                           ip_adapter_scale: AdapterSupport.map(r.strictness.identityStrength, onto: ipAdapterScale),
                           controlnet_conditioning_scale: controlnetScale.defaultValue,
-                          width: min(2048, max(512, r.width)), height: min(2048, max(512, r.height)),
                           seed: r.seed % 2_147_483_647, num_outputs: 1, output_format: "png")
-        struct Body: Encodable { var input: Input }
-        return [HTTPRequestPlan(purpose: "submit", method: "POST", url: "https://api.replicate.com/v1/models/zsxkib/instant-id/predictions",
-                                headers: ["Content-Type": "application/json", "Prefer": "wait=60"],
-                                jsonBody: AdapterJSON.encode(Body(input: input)))]
+        return [ReplicatePrediction.submit(version: try ReplicatePrediction.version(r, pinned: pinnedVersion), input: input)]
     }
 
     public static func parseResponse(_ r: AdapterResponse, body: [UInt8]) throws(AdapterError) -> JobUpdate {

@@ -24,6 +24,9 @@ public enum ReplicatePhotoMaker: StudioAdapter {
         name: "style_strength_ratio", minimum: 15, maximum: 50, defaultValue: 20,
         mapping: "linear and decreasing: identity strength s -> 50 - 35 * s (1 -> 15, strongest identity; 0 -> 50)")
 
+    /// tencentarc/photomaker's version the adapter runs (a community model: `POST /v1/predictions`).
+    public static let pinnedVersion = "ddfc2b08d209f9fa8c1eca692712918bd449f695dabb4a958da31802a9570fe4"
+
     public static let manifest = AdapterManifest(
         name: "replicate-photomaker", version: "1.0.0", provider: "replicate", model: "tencentarc/photomaker",
         summary: "PhotoMaker on Replicate: up to 4 references stacked into one identity, applied where the prompt says 'img' after a class word; style_strength_ratio for identity",
@@ -32,7 +35,8 @@ public enum ReplicatePhotoMaker: StudioAdapter {
                        strengthKnobs: [styleStrength], mode: "poll",
                        auth: .init(scheme: "bearer", credential: "REPLICATE_API_TOKEN"),
                        allowedHosts: ["api.replicate.com", "replicate.delivery"], outputs: ["image"],
-                       promptTrigger: trigger))
+                       promptTrigger: trigger),
+        modelVersion: pinnedVersion)
 
     struct Input: Encodable {
         var input_image: String
@@ -116,10 +120,7 @@ public enum ReplicatePhotoMaker: StudioAdapter {
                           style_strength_ratio: styleStrengthRatio(for: r.strictness.identityStrength),
                           num_steps: numSteps, guidance_scale: guidanceScale,
                           seed: r.seed % 2_147_483_647, num_outputs: 1)
-        struct Body: Encodable { var input: Input }
-        return [HTTPRequestPlan(purpose: "submit", method: "POST", url: "https://api.replicate.com/v1/models/tencentarc/photomaker/predictions",
-                                headers: ["Content-Type": "application/json", "Prefer": "wait=60"],
-                                jsonBody: AdapterJSON.encode(Body(input: input)))]
+        return [ReplicatePrediction.submit(version: try ReplicatePrediction.version(r, pinned: pinnedVersion), input: input)]
     }
 
     public static func parseResponse(_ r: AdapterResponse, body: [UInt8]) throws(AdapterError) -> JobUpdate {

@@ -8,7 +8,10 @@ import AdapterSDK
 public enum RunwayGen4: StudioAdapter {
     static let api = "https://api.dev.runwayml.com"
     static let apiVersion = "2024-11-06"
+    /// promptText's limit, in UTF-16 code units (JavaScript's string length), not Swift characters.
     static let maxPromptLength = 1000
+    /// The largest data URI Runway takes for a reference (its inputs page: "under 5 MB").
+    static let maxDataURIBytes = 5_000_000
     static let maxReferences = 3
     /// The ratios gen4_image accepts (width:height).
     static let ratios: [(w: Int, h: Int)] = [(1920, 1080), (1080, 1920), (1024, 1024), (1360, 768), (1080, 1080), (1168, 880),
@@ -99,12 +102,12 @@ public enum RunwayGen4: StudioAdapter {
     }
 
     /// The prompt text: the mentioning prompt, then as many reinforcement phrases as fit in 1000
-    /// characters (whole phrases, in order), joined with ", " (or " " after a sentence end).
+    /// UTF-16 code units (whole phrases, in order), joined with ", " (or " " after a sentence end).
     static func promptText(_ r: AdapterRequest, tags: [String]) throws(AdapterError) -> String {
         let head = mentioningPrompt(r.prompt.trimmingCharacters(in: .whitespacesAndNewlines), name: r.character.name, tags: tags)
-        guard head.count <= maxPromptLength else {
+        guard head.utf16.count <= maxPromptLength else {
             throw AdapterError(code: "invalid_request",
-                               message: "the prompt is \(head.count) characters with its @ref mentions; Runway gen4 takes at most \(maxPromptLength)",
+                               message: "the prompt is \(head.utf16.count) UTF-16 code units with its @ref mentions; Runway gen4 takes at most \(maxPromptLength)",
                                retryable: false)
         }
         let phrases = reinforcement(level: r.strictness.level, attributes: r.character.attributes)
@@ -114,7 +117,7 @@ public enum RunwayGen4: StudioAdapter {
             var phrase = p
             if i == 0 && sentenceEnd && !text.isEmpty { phrase = phrase.prefix(1).uppercased() + phrase.dropFirst() }
             let piece = text.isEmpty ? phrase : (i == 0 ? (sentenceEnd ? " " : ", ") : ", ") + phrase
-            guard text.count + piece.count <= maxPromptLength else { break }
+            guard text.utf16.count + piece.utf16.count <= maxPromptLength else { break }
             text += piece
         }
         return text
@@ -127,6 +130,11 @@ public enum RunwayGen4: StudioAdapter {
         // gen4_image takes at most 3: the first three (the host orders references best first).
         let images = Array(images.prefix(maxReferences))
         let tags = images.indices.map { "ref\($0 + 1)" }
+        for (i, image) in images.enumerated() where image.dataURL.utf8.count >= maxDataURIBytes {
+            throw AdapterError(code: "invalid_request",
+                               message: "reference \(i) is \(image.dataURL.utf8.count) bytes as a data URI; Runway takes data URIs under \(maxDataURIBytes) bytes (send a smaller image)",
+                               retryable: false)
+        }
         let body = Body(model: "gen4_image", promptText: try promptText(r, tags: tags), ratio: ratio(width: r.width, height: r.height),
                         referenceImages: zip(images, tags).map { Reference(uri: $0.dataURL, tag: $1) },
                         seed: r.seed % 4_294_967_296)
