@@ -8,11 +8,12 @@ import StudioAdapterHost
 /// prompt, the synthesized negative prompt (plain and weighted) and the attempt's strictness.
 public enum AdapterRequests {
     public static func make(character c: CharacterRecord, prompt: String, negative: NegativePrompt, strictness step: StrictnessStep,
-                            seed: UInt64, referenceCount: Int, width: Int = 1024, height: Int = 1024) -> AdapterRequest {
+                            seed: UInt64, referenceCount: Int, width: Int = 1024, height: Int = 1024, modelVersion: String? = nil) -> AdapterRequest {
         AdapterRequest(
             character: .init(name: c.name, attributes: c.attributes.items.mapValues(\.label), embedding: c.identity.values, referenceCount: referenceCount),
             prompt: prompt, negativePrompt: negative.text, negativePromptWeighted: negative.weightedText(style: .parenthesized),
-            strictness: .init(level: step.level, identityStrength: step.identityStrength), seed: seed, width: width, height: height)
+            strictness: .init(level: step.level, identityStrength: step.identityStrength), seed: seed, width: width, height: height,
+            modelVersion: modelVersion)
     }
 
     /// The character's reference images in store order, as many as the surface takes (PNG or JPEG by signature).
@@ -34,13 +35,15 @@ public struct RemoteBackend: GenerationBackend {
     public var width: Int
     public var height: Int
     public var resubmitUnanswered: Bool
+    /// The provider's model version to run instead of the adapter's pin (nil: the pin).
+    public var modelVersion: String?
     /// Remote progress lines (submitted, polling, retries), for the CLI.
     public var log: @Sendable (String) -> Void
 
     public init(client: RemoteClient, references: [AdapterImage], journal: RunJournal?, width: Int = 1024, height: Int = 1024,
-                resubmitUnanswered: Bool = false, log: @escaping @Sendable (String) -> Void = { _ in }) {
+                resubmitUnanswered: Bool = false, modelVersion: String? = nil, log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.client = client; self.references = references; self.journal = journal; self.width = width; self.height = height
-        self.resubmitUnanswered = resubmitUnanswered; self.log = log
+        self.resubmitUnanswered = resubmitUnanswered; self.modelVersion = modelVersion; self.log = log
     }
 
     public static func key(shot: Int, attempt: Int) -> String { String(format: "shot-%02d-attempt-%d", shot + 1, attempt) }
@@ -62,7 +65,7 @@ public struct RemoteBackend: GenerationBackend {
     public func generate(_ c: Conditioning, progress: (GenerationProgress) -> Void) throws -> GeneratedOutput {
         progress(GenerationProgress(done: 0, total: 1))
         let request = AdapterRequests.make(character: c.character, prompt: c.shot.prompt, negative: c.negative, strictness: c.strictness,
-                                           seed: c.seed, referenceCount: references.count, width: width, height: height)
+                                           seed: c.seed, referenceCount: references.count, width: width, height: height, modelVersion: modelVersion)
         let key = Self.key(shot: c.shot.index, attempt: c.attempt)
         let result: (jobId: String?, outputs: [FetchedOutput])
         do {

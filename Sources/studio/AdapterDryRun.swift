@@ -9,6 +9,7 @@ import StudioRemote
 /// with the credential the host would add shown redacted; nothing is sent.
 struct AdapterDryRun {
     let backend: String, character: String, prompt: String, negatives: [String], seed: UInt64, tenant: String, json: Bool
+    var modelVersion: String? = nil
 
     func run() throws {
         let (loaded, _) = Adapters.loadAll()
@@ -23,7 +24,8 @@ struct AdapterDryRun {
         }
         let step = StrictnessLadder.standard.step(attempt: 1)
         let negative = NegativePrompt.synthesize(character: c, request: negatives, strictness: step.level, diagnosed: [])
-        let request = AdapterRequests.make(character: c, prompt: prompt, negative: negative, strictness: step, seed: seed, referenceCount: images.count)
+        let request = AdapterRequests.make(character: c, prompt: prompt, negative: negative, strictness: step, seed: seed, referenceCount: images.count,
+                                           modelVersion: modelVersion)
         let plans: [HTTPRequestPlan]
         do { plans = try adapter.buildRequest(request, images: images) } catch {
             warn("studio: \(backend): \(error)"); throw badInputExit
@@ -51,10 +53,14 @@ struct AdapterDryRun {
             }
             out.append(["purpose": p.purpose, "method": p.method, "url": p.url, "headers": headers, "body": body ?? ""])
         }
+        let version = modelVersion ?? adapter.manifest.modelVersion
+        if let version { lines.append("model version: \(version) (\(modelVersion == nil ? "the adapter's pin" : "--model-version"))") }
         lines.append("(dry run: nothing was sent; \(images.count) reference image(s); negative prompt " +
                      (adapter.manifest.surface.negativePrompt.supported ? "sent" : "not supported by this surface: identity reinforced in the prompt instead") + ")")
         if json {
-            let data = try JSONSerialization.data(withJSONObject: ["backend": backend, "dry_run": true, "plans": out], options: [.sortedKeys])
+            var doc: [String: Any] = ["backend": backend, "dry_run": true, "plans": out]
+            if let version { doc["model_version"] = version }
+            let data = try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys])
             print(Redaction.redact(String(decoding: data, as: UTF8.self), secrets: secrets))
         } else {
             print(Redaction.redact(lines.joined(separator: "\n"), secrets: secrets))

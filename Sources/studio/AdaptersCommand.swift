@@ -6,6 +6,7 @@ import StudioAdapterHost
 import StudioEmulator
 import StudioRemote
 import StudioImage
+import ProviderContracts
 
 struct Adapters: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -89,6 +90,7 @@ struct AdaptersInfo: ParsableCommand {
         print("  mode: \(s.mode); outputs: \(s.outputs.joined(separator: ", "))")
         print("  auth: \(s.auth.scheme) from $\(s.auth.credential) (added by the host, never given to the adapter)")
         print("  allowed hosts: \(s.allowedHosts.joined(separator: ", "))")
+        if let v = m.modelVersion { print("  model version: \(v) (pinned; gen --model-version overrides it)") }
     }
 }
 
@@ -130,6 +132,16 @@ struct AdaptersCheck: ParsableCommand {
         check("build request") {
             plans = try a.buildRequest(request, images: Array(repeating: png, count: max(1, min(1, a.manifest.surface.maxReferences))))
             return (!plans.isEmpty, "\(plans.count) plan(s): " + plans.map { "\($0.method) \($0.url)" }.joined(separator: "; ") + "; https, allowed hosts, no credential headers")
+        }
+        check("provider contract") {
+            guard let plan = plans.first else { return (false, "no plan to check") }
+            let auth = Credentials.authHeader(a.manifest.surface.auth, secret: marker, issuer: "studio-check-access")
+            guard let result = try ContractLibrary.shipped().check(plan: plan, images: [png], authorization: auth) else {
+                return (false, "no provider contract covers \(plan.method) \(plan.url); add one to a folder named by STUDIO_CONTRACTS")
+            }
+            let found = result.violations.map(\.description)
+            return (result.passed, "\(result.contract.id): " + (found.isEmpty ? "meets it" : found.joined(separator: "; "))
+                    + (result.dropped.isEmpty ? "" : "; the provider drops \(result.dropped.joined(separator: ", ")) without a word"))
         }
         check("no secret in requests") {
             let text = AdapterJSON.encode(plans)

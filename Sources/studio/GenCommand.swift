@@ -124,6 +124,8 @@ struct Gen: ParsableCommand {
     @Option(help: "With an adapter backend: seconds between polls of a running job.") var pollInterval: Double = 2
     @Option(help: "With an adapter backend: requested output width.") var width: Int = 1024
     @Option(help: "With an adapter backend: requested output height.") var height: Int = 1024
+    @Option(help: "With an adapter backend: the provider's model version to run instead of the adapter's pinned one (studio adapters info shows it; Replicate: 64 hex digits).")
+    var modelVersion: String?
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
@@ -139,7 +141,7 @@ struct Gen: ParsableCommand {
         if backend != "local" {
             if dryRun {
                 try AdapterDryRun(backend: backend, character: character!, prompt: prompt, negatives: negatives, seed: seed ?? 0,
-                                  tenant: store.tenant, json: store.json).run()
+                                  tenant: store.tenant, json: store.json, modelVersion: modelVersion).run()
                 return
             }
             let firstSeed = seed ?? UInt64(truncatingIfNeeded: Int64(Date().timeIntervalSince1970 * 1000))
@@ -147,7 +149,7 @@ struct Gen: ParsableCommand {
             let emulated = ProcessInfo.processInfo.environment["STUDIO_EMULATOR"].map { !$0.isEmpty } ?? false
             let spec = RunSpec(id: id, backend: backend, character: character!, tenant: store.tenant, prompt: prompt, negatives: negatives,
                                count: count, seed: firstSeed, maxAttempts: maxAttempts, emulated: emulated, isolate: isolate,
-                               pollInterval: pollInterval, width: width, height: height)
+                               pollInterval: pollInterval, width: width, height: height, modelVersion: modelVersion)
             try RemoteGen.start(spec, folder: out ?? (StudioPaths.fromEnvironment().home + "/runs/" + id), json: store.json)
             return
         }

@@ -26,6 +26,8 @@ struct RunSpec: Codable {
     var pollInterval: Double
     var width: Int
     var height: Int
+    /// The provider's model version instead of the adapter's pin (`--model-version`); nil: the pin.
+    var modelVersion: String?
 }
 
 /// `studio gen --backend <adapter>`: the same verification loop and run folder as the local backend,
@@ -104,6 +106,7 @@ struct RemoteGen {
         let quiet = json
         let backend = RemoteBackend(client: client, references: AdapterRequests.images(refBytes, maxReferences: m.surface.maxReferences),
                                     journal: journal, width: spec.width, height: spec.height, resubmitUnanswered: resubmitUnanswered,
+                                    modelVersion: spec.modelVersion,
                                     log: { line in if !quiet { warn("  " + line) } })
         if !json {
             print("studio gen: \(spec.count) shot(s) of \(c.name) on \(m.name) (\(m.provider) \(m.model)), seed \(spec.seed), up to \(spec.maxAttempts) attempt(s) each")

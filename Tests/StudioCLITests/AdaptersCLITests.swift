@@ -70,6 +70,31 @@ final class AdaptersCLITests: XCTestCase {
 
 /// `studio gen --backend <adapter> --dry-run`: the translated request, secrets redacted.
 final class AdapterDryRunCLITests: XCTestCase {
+    /// Replicate's community models are run by version on POST /v1/predictions: each adapter's pin, or
+    /// the user's --model-version.
+    func testReplicateDryRunsPostAPinnedVersion() throws {
+        let home = try freshStudioHome("dry-version")
+        XCTAssertEqual(try CLI.run(["character", "create", "ada", "--seed", "1"], env: ["STUDIO_HOME": home]).status, 0)
+        let env = ["STUDIO_HOME": home, "REPLICATE_API_TOKEN": "r8_dry"]
+        for name in ["replicate-instantid", "replicate-flux-pulid", "replicate-photomaker"] {
+            let r = try CLI.run(["gen", "--backend", name, "--character", "ada", "--prompt", "portrait", "--dry-run", "--json"], env: env)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+            let plan = try XCTUnwrap((doc["plans"] as? [[String: Any]])?.first)
+            XCTAssertEqual(plan["method"] as? String, "POST"); XCTAssertEqual(plan["url"] as? String, "https://api.replicate.com/v1/predictions", name)
+            let body = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(((plan["body"] as? String) ?? "").utf8)) as? [String: Any])
+            let version = try XCTUnwrap(body["version"] as? String, name)
+            XCTAssertNotNil(version.range(of: "^[0-9a-f]{64}$", options: .regularExpression), name)
+            XCTAssertEqual(doc["model_version"] as? String, version)
+        }
+        let mine = String(repeating: "0123456789abcdef", count: 4)
+        let r = try CLI.run(["gen", "--backend", "replicate-instantid", "--character", "ada", "--dry-run", "--model-version", mine], env: env)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("\"version\":\"\(mine)\"") && r.stdout.contains("(--model-version)"), r.stdout)
+        let bad = try CLI.run(["gen", "--backend", "replicate-instantid", "--character", "ada", "--dry-run", "--model-version", "latest"], env: env)
+        XCTAssertEqual(bad.status, 2); XCTAssertTrue(bad.stderr.contains("64 lower-case hex digits"), bad.stderr)
+    }
+
     func testDryRunShowsTheRequestAndNeverTheSecret() throws {
         let home = try freshStudioHome("dry")
         XCTAssertEqual(try CLI.run(["character", "create", "ada", "--seed", "1"], env: ["STUDIO_HOME": home]).status, 0)
@@ -79,7 +104,8 @@ final class AdapterDryRunCLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertFalse((r.stdout + r.stderr).contains(secret), "the secret never appears")
         XCTAssertTrue(r.stdout.contains("Authorization: Bearer **** (from REPLICATE_API_TOKEN)"), r.stdout)
-        XCTAssertTrue(r.stdout.contains("POST https://api.replicate.com/v1/models/zsxkib/instant-id/predictions"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("POST https://api.replicate.com/v1/predictions"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("\"version\":\"2e4785a4d80dadf580077b2244c8d7c05d8e3faac04a04c02d8e099dd2876789\""), r.stdout)
         XCTAssertTrue(r.stdout.contains("\"negative_prompt\":\"blurry"), r.stdout)
         XCTAssertTrue(r.stdout.contains("data:image/png;base64,<"), "image payloads are abbreviated")
 
