@@ -133,6 +133,7 @@ enum Templates {
     import Foundation
     import AdapterSDK
     import StudioAdapterHost
+    import ProviderContracts
 
     /// {{TYPE}} loaded as the host loads it (dlopen, the C vtable; `swift build` builds
     /// `lib{{MODULE}}.so` beside the test binary): the submit request against a hand-written golden
@@ -201,6 +202,18 @@ enum Templates {
             // Compared parsed, so key order and number spelling do not matter.
             let body = try XCTUnwrap(JSONSerialization.jsonObject(with: Data((p.jsonBody ?? "").utf8)) as? NSDictionary)
             XCTAssertEqual(body, golden["body"] as? NSDictionary)
+        }
+
+        /// The plan meets the provider's published contract for its route (Sources/ProviderContracts/
+        /// contracts/; for Replicate, the predictions route's own contract until yours pins a version
+        /// there), sent as the host sends it: with the credential header added.
+        func testSubmitMeetsTheProvidersContract() throws {
+            let a = try Self.adapter()
+            let plan = try XCTUnwrap(a.buildRequest(Self.request, images: [Self.face]).first)
+            let auth = Credentials.authHeader(a.manifest.surface.auth, secret: "contract-check", issuer: "contract-check")
+            let check = try XCTUnwrap(ContractLibrary.shipped().check(plan: plan, images: [Self.face], authorization: auth),
+                                      "no provider contract covers \(plan.method) \(plan.url)")
+            XCTAssertEqual(check.violations.map(\.description), [], check.contract.id)
         }
 
         func testManifestAndPlanFollowTheHostRules() throws {

@@ -25,6 +25,8 @@ public final class Emulator: @unchecked Sendable {
         public var referenceJPEGQuality: Int
         /// The providers' contracts every submit is held to; nil: the shipped ones.
         public var contracts: ContractLibrary?
+        /// Called with each line of the emulator's log as it is noted (refusals, dropped fields).
+        public var onNote: (@Sendable (String) -> Void)?
 
         public init(credentials: [EmulatedProvider: String], klingAccessKey: String = "emulated-access-key", pollsUntilDone: Int = 2,
                     faults: FaultPlan = FaultPlan(), referenceJPEGQuality: Int = 85, contracts: ContractLibrary? = nil) {
@@ -104,7 +106,10 @@ public final class Emulator: @unchecked Sendable {
     /// What the emulator noticed, oldest first: refused requests and why, fields dropped as the
     /// provider drops them.
     public var log: [String] { lock.withLock { logLines } }
-    func note(_ line: String) { lock.withLock { logLines.append(line) } }
+    func note(_ line: String) {
+        lock.withLock { logLines.append(line) }
+        configuration.onNote?(line)
+    }
 
     /// While held, jobs stay running however often they are polled (a client can be killed mid-job).
     public func hold(_ on: Bool) { lock.withLock { holding = on } }

@@ -47,8 +47,9 @@ struct EmulatorServe: ParsableCommand {
             if let v = try? Credentials.value(name, home: home), !v.isEmpty { credentials[p] = v }
         }
         let access = (try? Credentials.value("KLING_ACCESS_KEY", home: home)) ?? nil
-        let config = Emulator.Configuration(credentials: credentials, klingAccessKey: access ?? "", pollsUntilDone: polls,
+        var config = Emulator.Configuration(credentials: credentials, klingAccessKey: access ?? "", pollsUntilDone: polls,
                                             faults: FaultPlan(filteredJobs: Set(filterJob)))
+        config.onNote = { line in warn("emulator: " + line) }
         let emulator: Emulator
         do { emulator = try Emulator(configuration: config, generator: EmulatorCommand.surfaceGenerator(engine), port: port) } catch {
             warn("studio: \(error)"); throw badInputExit
