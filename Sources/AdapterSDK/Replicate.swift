@@ -48,8 +48,9 @@ public enum ReplicatePrediction {
             let o = try? AdapterSupport.object(body, provider: "Replicate")
             let detail = (o?["detail"] as? String) ?? (o?["title"] as? String) ?? "\(body.count)-byte body"
             var e = AdapterSupport.httpError(r, detail: detail, provider: "Replicate")
-            // "Request was throttled. Expected available in 1 second."
-            if e.code == "rate_limited", e.retryAfterSeconds == nil, let range = detail.range(of: "available in ") {
+            // "Request was throttled. Expected available in 1 second." / "… Your rate limit resets in ~30s."
+            if e.code == "rate_limited", e.retryAfterSeconds == nil,
+               let range = detail.range(of: "available in ") ?? detail.range(of: "resets in ~") ?? detail.range(of: "resets in ") {
                 e.retryAfterSeconds = Double(detail[range.upperBound...].prefix { $0.isNumber || $0 == "." })
             }
             throw e

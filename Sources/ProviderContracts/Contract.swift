@@ -73,6 +73,11 @@ public struct ProviderContract: Codable, Sendable, Equatable {
         public var messages: [String: String]
         /// Rules answered with another status than `status` (Stability: `maxBytes` -> 413).
         public var statuses: [String: Int]?
+        /// The provider's own name for each rule in its error bodies (Replicate's `number_lte`).
+        public var codes: [String: String]?
+
+        /// The provider's name for `rule` (the rule's own name where none is given).
+        public func code(for rule: String) -> String { codes?[rule] ?? rule }
 
         /// The status for a refusal whose first violation broke `rule`.
         public func status(for rule: String) -> Int { statuses?[rule] ?? status }

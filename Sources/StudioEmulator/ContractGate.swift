@@ -65,11 +65,11 @@ extension Emulator {
                 let path = v.rule == "required" ? Array(v.path.dropLast()) : v.path
                 return path.isEmpty ? "(root)" : path.joined(separator: ".")
             }
-            let fields: [[String: Any]] = violations.map { ["type": $0.rule, "field": field($0), "description": $0.message] }
+            let fields: [[String: Any]] = violations.map { ["type": c.refusal.code(for: $0.rule), "field": field($0), "description": $0.message] }
             let detail = violations.map { "- \(field($0)): \($0.message)\n" }.joined()
             return .json(status, ["title": "Input validation failed", "detail": detail, "status": status, "invalid_fields": fields])
         case .fal:
-            return .json(status, ["detail": violations.map { ["loc": ["body"] + $0.path, "msg": $0.message, "type": $0.rule] }],
+            return .json(status, ["detail": violations.map { ["loc": ["body"] + $0.path, "msg": $0.message, "type": c.refusal.code(for: $0.rule)] }],
                          headers: ["X-Fal-Retryable": "false"])
         case .stability:
             return .json(status, ["id": Self.errorID(violations), "name": "bad_request", "errors": violations.map(\.description)])
@@ -95,8 +95,7 @@ extension Emulator {
     func noRoute(_ p: EmulatedProvider, path: String) -> ServerResponse {
         if p == .replicate, path.hasPrefix("/v1/models/") {
             // Replicate serves the models route for official models only; a community model's is not found.
-            return .json(404, ["title": "Not found", "detail": contractFact(.replicate, "models route")
-                                ?? "The requested resource could not be found.", "status": 404])
+            return .json(404, ["detail": contractFact(.replicate, "models route") ?? "The requested resource could not be found.", "status": 404])
         }
         return notFound(p)
     }
@@ -104,7 +103,8 @@ extension Emulator {
     func unknownSelector(_ p: EmulatedProvider, _ c: ProviderContract) -> ServerResponse {
         let field = c.select?.field ?? "version"
         let message = contractFact(p, "unknown \(field)") ?? "Invalid \(field) or not permitted"
-        return .json(c.refusal.status, ["title": "Invalid \(field)", "detail": message, "status": c.refusal.status])
+        let title = contractFact(p, "unknown \(field) title") ?? "Invalid \(field)"
+        return .json(c.refusal.status, ["title": title, "detail": message, "status": c.refusal.status])
     }
 
     /// A provider-wide fact from its contract file, by name.

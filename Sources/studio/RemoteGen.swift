@@ -110,6 +110,7 @@ struct RemoteGen {
                                     log: { line in if !quiet { warn("  " + line) } })
         if !json {
             print("studio gen: \(spec.count) shot(s) of \(c.name) on \(m.name) (\(m.provider) \(m.model)), seed \(spec.seed), up to \(spec.maxAttempts) attempt(s) each")
+            print("at most \(spec.count * spec.maxAttempts) paid job(s) (\(spec.count) shot(s) x \(spec.maxAttempts) attempt(s)); a submit is resent only after a 429, when no job was created")
             if let e = route.emulator { print("EMULATED: requests for \(m.provider) go to the emulator at \(e), not to the provider") }
             print("run folder (until complete): \(writer.partial); if interrupted: studio runs resume \(writer.partial)")
             print("verifying against the \(calibrationLine)")

@@ -63,6 +63,7 @@ final class AdapterTests: XCTestCase {
         let throttled = error(429, #"{"detail":"Request was throttled. Expected available in 1 second."}"#)
         XCTAssertEqual(throttled?.code, "rate_limited"); XCTAssertEqual(throttled?.retryable, true); XCTAssertEqual(throttled?.retryAfterSeconds, 1)
         XCTAssertEqual(error(429, "{}", headers: ["retry-after": "7"])?.retryAfterSeconds, 7)
+        XCTAssertEqual(error(429, #"{"detail":"Request was throttled. Your rate limit resets in ~30s."}"#)?.retryAfterSeconds, 30, "the docs' wording")
         XCTAssertEqual(error(401, #"{"title":"Unauthenticated","detail":"Invalid token"}"#)?.code, "auth")
         XCTAssertEqual(error(401, "{}")?.retryable, false)
         XCTAssertEqual(error(422, #"{"detail":"input.width: must be >= 512"}"#)?.code, "invalid_request")

@@ -52,6 +52,7 @@ final class RemoteGenCLITests: XCTestCase {
         let resumed = try CLI.run(["runs", "resume", out + ".partial"], env: env)
         XCTAssertEqual(resumed.status, 0, resumed.stdout + resumed.stderr)
         XCTAssertTrue(resumed.stderr.contains("resuming job \(jobId) (not resubmitted)"), resumed.stderr)
+        XCTAssertTrue(resumed.stdout.contains("at most 1 paid job(s) (1 shot(s) x 1 attempt(s))"), "the spend bound is stated: \(resumed.stdout)")
         XCTAssertEqual(emu.seen.jobs, 1, "the job was not submitted again")
         XCTAssertEqual(emu.seen.submitAttempts, 1)
         let r = try report(out)
