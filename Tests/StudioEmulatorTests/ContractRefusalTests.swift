@@ -82,7 +82,7 @@ final class ContractRefusalTests: XCTestCase {
                                                   body: Array(try JSONSerialization.data(withJSONObject: body))))
         XCTAssertEqual(r.status, 201, "Replicate accepts and ignores inputs the version does not have")
         XCTAssertTrue(e.log.contains { $0.contains("dropped unknown field(s) input.height, input.width") }, "\(e.log)")
-        XCTAssertEqual(e.allJobs.first?.input.width, 1024, "the size the model chose, not the one asked for")
+        XCTAssertEqual(e.allJobs.first?.input.height, 1024, "the size the model chose, not the 768 asked for")
     }
 
     func testPhotoMakerWantsExactlyOneTriggerWord() throws {
