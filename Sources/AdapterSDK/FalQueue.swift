@@ -51,7 +51,10 @@ public enum FalQueue {
             guard let id = validId(o["request_id"]), let status = queueURL(o["status_url"]) else {
                 throw AdapterError(code: "malformed_response", message: "fal's submit answer lacks a usable request_id or a status_url on \(host)", retryable: false)
             }
-            return .update(JobUpdate(state: "queued", pollURL: status, jobId: id))
+            // fal's queue cancel: `PUT {cancel_url}` (also at `{response_url}/cancel`).
+            let cancel = (queueURL(o["cancel_url"]) ?? queueURL(o["response_url"]).map { $0 + "/cancel" })
+                .map { HTTPRequestPlan(purpose: "cancel", method: "PUT", url: $0) }
+            return .update(JobUpdate(state: "queued", pollURL: status, jobId: id, cancel: cancel))
         }
         guard let status = o["status"] else { return .result(o) }
         guard let state = status as? String, let response = queueURL(o["response_url"]) else {
@@ -59,9 +62,10 @@ public enum FalQueue {
         }
         let jobId = validId(o["request_id"]) ?? validId(URL(string: response)?.lastPathComponent)
         let next = queueURL(o["status_url"]) ?? response + "/status"
+        let cancel = HTTPRequestPlan(purpose: "cancel", method: "PUT", url: queueURL(o["cancel_url"]) ?? response + "/cancel")
         switch state {
-        case "IN_QUEUE": return .update(JobUpdate(state: "queued", pollURL: next, jobId: jobId))
-        case "IN_PROGRESS": return .update(JobUpdate(state: "running", pollURL: next, jobId: jobId))
+        case "IN_QUEUE": return .update(JobUpdate(state: "queued", pollURL: next, jobId: jobId, cancel: cancel))
+        case "IN_PROGRESS": return .update(JobUpdate(state: "running", pollURL: next, jobId: jobId, cancel: cancel))
         // The result is one more GET away: report running and poll the response URL.
         case "COMPLETED": return .update(JobUpdate(state: "running", pollURL: response, jobId: jobId))
         default: throw AdapterError(code: "malformed_response", message: "fal queue status '\(bounded(state, 40))' is unknown", retryable: false)

@@ -190,14 +190,20 @@ public struct JobUpdate: Codable, Sendable, Equatable {
     public var outputs: [Output]
     /// The provider's job id (for the run journal: resume instead of resubmitting).
     public var jobId: String?
+    /// How to cancel the job while it is queued or running (purpose "cancel": Replicate's
+    /// `POST urls.cancel`, fal's `PUT cancel_url`, Runway's `DELETE /v1/tasks/{id}`); nil where the
+    /// provider has no cancel call. The host sends it (authenticated, with the poll headers) when the
+    /// user interrupts a run, keeps the latest one it was given and journals it; it reads only the
+    /// answer's status, so the adapter never parses a cancel's response.
+    public var cancel: HTTPRequestPlan?
     public struct Output: Codable, Sendable, Equatable {
         public var url: String
         /// "image" or "video".
         public var kind: String
         public init(url: String, kind: String) { self.url = url; self.kind = kind }
     }
-    public init(state: String, pollURL: String? = nil, outputs: [Output] = [], jobId: String? = nil) {
-        self.state = state; self.pollURL = pollURL; self.outputs = outputs; self.jobId = jobId
+    public init(state: String, pollURL: String? = nil, outputs: [Output] = [], jobId: String? = nil, cancel: HTTPRequestPlan? = nil) {
+        self.state = state; self.pollURL = pollURL; self.outputs = outputs; self.jobId = jobId; self.cancel = cancel
     }
 }
 

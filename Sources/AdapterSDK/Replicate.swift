@@ -28,6 +28,13 @@ public enum ReplicatePrediction {
     /// `{"version": ..., "input": {...}}`.
     struct VersionedBody<Input: Encodable>: Encodable { var version: String; var input: Input }
 
+    /// `POST urls.cancel` (Replicate's `POST /v1/predictions/{id}/cancel`), when the prediction names a
+    /// plain https URL on api.replicate.com.
+    static func cancelPlan(_ url: Any?) -> HTTPRequestPlan? {
+        guard let s = FalQueue.plainURL(url), URLComponents(string: s)?.host?.lowercased() == "api.replicate.com", s.hasSuffix("/cancel") else { return nil }
+        return HTTPRequestPlan(purpose: "cancel", method: "POST", url: s)
+    }
+
     /// Texts with which the models on Replicate say they found no face in the reference (InstantID's
     /// predict.py, PuLID's facexlib alignment, PhotoMaker's face analysis), lower-cased.
     static let noFaceTexts = ["no face", "cannot find any face", "could not find a face", "align face fail", "face not found",
@@ -60,10 +67,11 @@ public enum ReplicatePrediction {
             throw AdapterError(code: "malformed_response", message: "Replicate prediction without a status", retryable: false)
         }
         let id = o["id"] as? String
-        let poll = (o["urls"] as? [String: Any])?["get"] as? String
+        let urls = o["urls"] as? [String: Any]
+        let poll = urls?["get"] as? String
         switch status {
         case "starting", "processing":
-            return JobUpdate(state: status == "starting" ? "queued" : "running", pollURL: poll, jobId: id)
+            return JobUpdate(state: status == "starting" ? "queued" : "running", pollURL: poll, jobId: id, cancel: cancelPlan(urls?["cancel"]))
         case "succeeded":
             let urls: [String]
             if let list = o["output"] as? [String] { urls = list } else if let one = o["output"] as? String { urls = [one] } else { urls = [] }

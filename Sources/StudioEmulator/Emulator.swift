@@ -49,6 +49,8 @@ public final class Emulator: @unchecked Sendable {
         public var faults = 0
         /// Submits refused for breaking the provider's contract.
         public var refused = 0
+        /// Cancel calls that reached a job (Replicate's, fal's queue cancel, Runway's DELETE).
+        public var cancels = 0
     }
 
     /// One job as the emulator keeps it.
@@ -63,7 +65,9 @@ public final class Emulator: @unchecked Sendable {
         public var files: [String] = []
         public var failure: SurfaceFailure? = nil
         public var filtered = false
-        public var done: Bool { !files.isEmpty || failure != nil || filtered }
+        /// Cancelled by its client before it ran.
+        public var cancelled = false
+        public var done: Bool { !files.isEmpty || failure != nil || filtered || cancelled }
     }
 
     struct StoredFile { var bytes: [UInt8]; var mimeType: String }
@@ -299,6 +303,21 @@ public final class Emulator: @unchecked Sendable {
         lock.withLock { jobs[job.id] = finished }
         return job
     }
+
+    /// Cancels a job that has not run: nil when there is no such job, false when it had already finished.
+    func cancel(_ id: String) -> Bool? {
+        lock.withLock {
+            guard var job = jobs[id] else { return nil }
+            counters.cancels += 1
+            guard !job.done else { return false }
+            job.cancelled = true
+            jobs[id] = job
+            return true
+        }
+    }
+
+    /// A job as it stands, without counting a poll.
+    func job(_ id: String) -> Job? { lock.withLock { jobs[id] } }
 
     func fileBytes(_ path: String) -> StoredFile? { lock.withLock { files[path] } }
 

@@ -82,6 +82,8 @@ extension Emulator {
                                     "created_at": "2026-01-01T00:00:00.000Z"]
             if !job.done {
                 o["status"] = job.polls == 0 ? "starting" : "processing"
+            } else if job.cancelled {
+                o["status"] = "canceled"
             } else if job.filtered, replicateFact(job.model, "content filter") == "empty output" {
                 // PhotoMaker's safety checker drops the images; the prediction still succeeds.
                 o["status"] = "succeeded"; o["output"] = [String]()
@@ -109,6 +111,13 @@ extension Emulator {
         // GET /v1/predictions/{id}
         if r.method == "GET", parts.count == 3, parts[0] == "v1", parts[1] == "predictions" {
             return poll(.replicate, id: parts[2], prediction)
+        }
+        // POST /v1/predictions/{id}/cancel: the prediction, now canceled (a finished one as it was).
+        if r.method == "POST", parts.count == 4, parts[0] == "v1", parts[1] == "predictions", parts[3] == "cancel" {
+            guard cancel(parts[2]) != nil, let job = job(parts[2]) else { return notFound(.replicate) }
+            var answer = prediction(job)
+            answer.status = 200
+            return answer
         }
         return notFound(.replicate)
     }
@@ -177,6 +186,14 @@ extension Emulator {
             guard parts.count == 4 else { return notFound(.fal) }
             return poll(.fal, id: id) { job in falResult(job) }
         }
+        // PUT /{owner}/{app}/requests/{id}/cancel: 202 CANCELLATION_REQUESTED, or 400 ALREADY_COMPLETED.
+        if r.method == "PUT", parts.count == 5, parts[2] == "requests", parts[4] == "cancel" {
+            switch cancel(parts[3]) {
+            case nil: return .json(404, ["status": "NOT_FOUND"])
+            case false?: return .json(400, ["status": "ALREADY_COMPLETED"])
+            case true?: return .json(202, ["status": "CANCELLATION_REQUESTED"])
+            }
+        }
         if r.method == "POST" {
             let model = parts.joined(separator: "/")
             return submit(.fal, prefix: "", { try falInput(model: model, body: r.body) }) { job in
@@ -189,6 +206,8 @@ extension Emulator {
 
     func falResult(_ job: Job) -> ServerResponse {
         guard job.done else { return .json(400, ["detail": "Request is still in progress"]) }
+        // What fal answers for a cancelled request's result is not published (contracts/fal.json, unconfirmed).
+        if job.cancelled { return .json(400, ["detail": "Request was cancelled"]) }
         let flux = job.model == "fal-ai/flux-pulid"
         if job.filtered && !flux {
             return .json(422, ["detail": [["loc": ["body"], "msg": "The content could not be processed because it contained material flagged by a content checker.", "type": "content_policy_violation"]]])
@@ -290,6 +309,8 @@ extension Emulator {
             var o: [String: Any] = ["id": job.id, "createdAt": "2026-01-01T00:00:00.000Z"]
             if !job.done {
                 o["status"] = job.polls <= 1 ? "PENDING" : "RUNNING"; o["progress"] = min(0.9, 0.3 * Double(job.polls))
+            } else if job.cancelled {
+                o["status"] = "CANCELLED"
             } else if job.filtered {
                 o["status"] = "FAILED"; o["failure"] = "The output was rejected by content moderation."; o["failureCode"] = "SAFETY.OUTPUT.IMAGE"
             } else if let f = job.failure {
@@ -308,6 +329,11 @@ extension Emulator {
                 if var o = try? Self.json(answer.body) { o["id"] = parts[2]; answer = .json(200, o) }
                 return answer
             }
+        }
+        // DELETE /v1/tasks/{id}: cancels a running task (deletes a finished one); 204 without a body.
+        if r.method == "DELETE", parts.count == 3, parts[0] == "v1", parts[1] == "tasks" {
+            guard cancel(Self.fromUUIDLike(parts[2])) != nil else { return notFound(.runway) }
+            return ServerResponse(status: 204, headers: [:], body: [])
         }
         return notFound(.runway)
     }

@@ -101,6 +101,22 @@ final class EmulatorTests: XCTestCase {
         XCTAssertEqual(try HTTPClient().send(HTTPRequest(method: "POST", url: small.url + "/", body: [UInt8](repeating: 1, count: 100))).status, 413)
     }
 
+    func testCancelsOfUnknownJobsAreEachProvidersNotFound() throws {
+        let e = try emulator()
+        let replicate = try send(e, "POST", "api.replicate.com", "/v1/predictions/none/cancel", headers: ["Authorization": "Bearer r8_x"])
+        XCTAssertEqual(replicate.status, 404)
+        XCTAssertEqual(try json(replicate)["detail"] as? String, "Not found.")
+        let fal = try send(e, "PUT", "queue.fal.run", "/fal-ai/flux-pulid/requests/none/cancel", headers: ["Authorization": "Key fal_x"])
+        XCTAssertEqual(fal.status, 404)
+        XCTAssertEqual(try json(fal)["status"] as? String, "NOT_FOUND")
+        let runway = try send(e, "DELETE", "api.dev.runwayml.com", "/v1/tasks/00000000-0000-0000-0000-000000000000",
+                              headers: ["Authorization": "Bearer rw_x", "X-Runway-Version": "2024-11-06"])
+        XCTAssertEqual(runway.status, 404)
+        XCTAssertEqual(e.seen.cancels, 0, "no job was reached")
+        XCTAssertEqual(e.seen.submitAttempts, 0, "a cancel is not a submit")
+        XCTAssertEqual(e.seen.refused, 0, "a cancel is not held to a submit's contract")
+    }
+
     func testMultipartFieldsAreRead() throws {
         let body = "--b\r\nContent-Disposition: form-data; name=\"prompt\"\r\n\r\nhello\r\n--b\r\nContent-Disposition: form-data; name=\"image\"; filename=\"r.png\"\r\nContent-Type: image/png\r\n\r\n\u{1}\u{2}\r\n--b--\r\n"
         let f = try Multipart.parse(Array(body.utf8), boundary: "b")

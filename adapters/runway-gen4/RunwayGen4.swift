@@ -156,13 +156,15 @@ public enum RunwayGen4: StudioAdapter {
             throw AdapterError(code: "malformed_response", message: "Runway answered without a usable task id", retryable: false)
         }
         let poll = api + "/v1/tasks/" + id
+        // Runway cancels a running task (and deletes a finished one) with `DELETE /v1/tasks/{id}`.
+        let cancel = HTTPRequestPlan(purpose: "cancel", method: "DELETE", url: poll)
         guard let status = o["status"] as? String else {
-            if r.purpose == "submit" { return JobUpdate(state: "queued", pollURL: poll, jobId: id) }
+            if r.purpose == "submit" { return JobUpdate(state: "queued", pollURL: poll, jobId: id, cancel: cancel) }
             throw AdapterError(code: "malformed_response", message: "Runway task \(id) without a status", retryable: false)
         }
         switch status {
-        case "PENDING", "THROTTLED": return JobUpdate(state: "queued", pollURL: poll, jobId: id)
-        case "RUNNING": return JobUpdate(state: "running", pollURL: poll, jobId: id)
+        case "PENDING", "THROTTLED": return JobUpdate(state: "queued", pollURL: poll, jobId: id, cancel: cancel)
+        case "RUNNING": return JobUpdate(state: "running", pollURL: poll, jobId: id, cancel: cancel)
         case "SUCCEEDED":
             let urls = (o["output"] as? [String]) ?? []
             guard !urls.isEmpty else {
