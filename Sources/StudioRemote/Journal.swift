@@ -7,7 +7,10 @@ import AdapterSDK
 /// again, never submitted twice; downloaded outputs are read from `downloads/`.
 public final class RunJournal: @unchecked Sendable {
     public struct Entry: Codable, Sendable, Equatable {
-        /// "submitting", "submitted", "outputs", "downloaded" or "failed".
+        /// "submitting", "submitted", "outputs", "downloaded", "failed", "cancelled" (the user
+        /// interrupted the run; `error` says whether the provider accepted the cancel) or "withdrawn"
+        /// (interrupted while waiting to resend a submit the provider refused with 429: no job exists,
+        /// and a resumed run sends the attempt).
         public var event: String
         /// The attempt: "shot-01-attempt-2".
         public var key: String
@@ -17,13 +20,15 @@ public final class RunJournal: @unchecked Sendable {
         /// Files under the run folder (for "downloaded").
         public var files: [String]?
         public var error: AdapterError?
+        /// How to cancel the job (for "submitted"), so a resumed host can cancel it too.
+        public var cancel: HTTPRequestPlan?
         /// Seconds since 1970.
         public var time: Double
 
         public init(event: String, key: String, jobId: String? = nil, pollURL: String? = nil, outputs: [JobUpdate.Output]? = nil,
-                    files: [String]? = nil, error: AdapterError? = nil, time: Double = Date().timeIntervalSince1970) {
+                    files: [String]? = nil, error: AdapterError? = nil, cancel: HTTPRequestPlan? = nil, time: Double = Date().timeIntervalSince1970) {
             self.event = event; self.key = key; self.jobId = jobId; self.pollURL = pollURL; self.outputs = outputs
-            self.files = files; self.error = error; self.time = time
+            self.files = files; self.error = error; self.cancel = cancel; self.time = time
         }
     }
 
@@ -91,14 +96,31 @@ public final class RunJournal: @unchecked Sendable {
             if let j = e.jobId { jobId = j }
             switch e.event {
             case "submitting": s = .submitting
+            case "withdrawn": s = .none
             case "submitted": s = .submitted(jobId: jobId, pollURL: e.pollURL)
             case "outputs": s = .outputs(e.outputs ?? [], jobId: jobId)
             case "downloaded": s = .downloaded(files: e.files ?? [], kinds: (e.outputs ?? []).map(\.kind), jobId: jobId)
-            case "failed": if let err = e.error { s = .failed(err) }
+            // A cancelled job is over: a resumed run reports it and never submits the attempt again.
+            case "failed", "cancelled": if let err = e.error { s = .failed(err) }
             default: break
             }
         }
         return s
+    }
+
+    /// The latest cancel plan journaled for an attempt's job.
+    public func cancelPlan(_ key: String) -> HTTPRequestPlan? {
+        all.last { $0.key == key && $0.cancel != nil }?.cancel
+    }
+
+    /// How many attempts were sent to the provider (each may have created a paid job): what
+    /// `--max-jobs` counts, across a run and its resumptions.
+    public var jobsSent: Int {
+        var sent: Set<String> = []
+        for e in all {
+            if e.event == "submitting" { sent.insert(e.key) } else if e.event == "withdrawn" { sent.remove(e.key) }
+        }
+        return sent.count
     }
 
     /// Job ids by attempt key, for the report.

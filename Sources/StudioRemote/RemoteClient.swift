@@ -18,6 +18,11 @@ public struct RemoteSettings: Sendable {
     public var maxVideoBytes: Int
     /// Waits (injected by tests).
     public var sleep: @Sendable (Double) -> Void
+    /// Raised on SIGINT/SIGTERM: the client sends no further submit and cancels a job in flight.
+    public var interruption: Interruption? = nil
+    /// The most attempts a run may send to the provider (each may create a paid job), counted over the
+    /// run's journal so a resumed run keeps to it; nil: no cap beyond shots x attempts.
+    public var maxJobs: Int? = nil
 
     public init(pollInterval: Double = 2, maxPollSeconds: Double = 1800, submitRetry: RetryPolicy = RetryPolicy(maxAttempts: 5, baseDelay: 1, maxDelay: 60),
                 pollRetry: RetryPolicy = RetryPolicy(maxAttempts: 8, baseDelay: 1, maxDelay: 60), maxImageBytes: Int = 64 << 20,
@@ -63,8 +68,18 @@ public final class RemoteClient: @unchecked Sendable {
     private var random = SystemRandomNumberGenerator()
 
     /// What this client has sent, for tests and reports.
-    public struct Counts: Sendable, Equatable { public var submits = 0; public var polls = 0; public var downloads = 0; public var retries = 0 }
-    public private(set) var counts = Counts()
+    public struct Counts: Sendable, Equatable {
+        public var submits = 0; public var polls = 0; public var downloads = 0; public var retries = 0
+        /// Cancel calls answered 2xx.
+        public var cancels = 0
+        /// Attempts sent to the provider by this client (without a journal, what `maxJobs` counts).
+        public var jobsSent = 0
+        /// Attempts held back because the run had reached `maxJobs`.
+        public var heldAtCap = 0
+        /// Attempts the user's interrupt stopped: held back before their submit, or cancelled in flight.
+        public var interrupted = 0
+    }
+    public internal(set) var counts = Counts()
 
     public init(adapter: any AdapterEndpoint, secret: String, issuer: String? = nil, route: RemoteRoute, settings: RemoteSettings = RemoteSettings()) {
         self.adapter = adapter; self.manifest = adapter.manifest; self.secret = secret; self.issuer = issuer; self.route = route
@@ -134,7 +149,7 @@ public final class RemoteClient: @unchecked Sendable {
             update = JobUpdate(state: "succeeded", outputs: outputs, jobId: jobId)
             event("\(key): job \(jobId ?? "?") had finished; downloading its outputs")
         case .submitted(let jobId, let pollURL):
-            update = JobUpdate(state: "running", pollURL: pollURL, jobId: jobId)
+            update = JobUpdate(state: "running", pollURL: pollURL, jobId: jobId, cancel: journal?.cancelPlan(key))
             if let plans = try? adapter.buildRequest(request, images: images) { learnPollHeaders(plans) }
             event("\(key): resuming job \(jobId ?? "?") (not resubmitted)")
         case .none, .submitting:
@@ -146,23 +161,31 @@ public final class RemoteClient: @unchecked Sendable {
                 throw fail("adapter", "\(manifest.name) planned no submit request", retryable: false)
             }
             learnPollHeaders(plans)
+            try mayCreateJob(key, journal: journal)
             try note(.init(event: "submitting", key: key))
             update = try submit(plan, images: images.map(\.bytes), key: key, journal: journal)
-            try note(.init(event: "submitted", key: key, jobId: update.jobId, pollURL: update.pollURL))
+            try note(.init(event: "submitted", key: key, jobId: update.jobId, pollURL: update.pollURL, cancel: update.cancel))
             event("\(key): submitted to \(manifest.provider)" + (update.jobId.map { " as job \($0)" } ?? ""))
         }
 
-        // Poll until the job ends.
+        // Poll until the job ends (or the user interrupts: then cancel it).
         let started = Date()
         var lastPoll = update.pollURL
+        var cancel = update.cancel
+        func stopIfInterrupted() throws(RemoteError) {
+            guard let why = settings.interruption?.reason, update.state == "queued" || update.state == "running" else { return }
+            throw cancelJob(key: key, jobId: update.jobId, plan: cancel, headers: pollHeaders, reason: why, journal: journal)
+        }
         while update.state == "queued" || update.state == "running" {
+            try stopIfInterrupted()
             guard let url = update.pollURL else {
                 throw fail("malformed_response", "\(manifest.name): job \(update.jobId ?? "?") is \(update.state) but the adapter gave no poll URL", retryable: false)
             }
             guard Date().timeIntervalSince(started) < settings.maxPollSeconds else {
                 throw fail("timeout", "job \(update.jobId ?? "?") on \(manifest.provider) still \(update.state) after \(Int(settings.maxPollSeconds)) s; `studio runs resume` goes on polling it", retryable: false)
             }
-            settings.sleep(settings.pollInterval)
+            pause(settings.pollInterval)
+            try stopIfInterrupted()
             let jobId = update.jobId
             do {
                 update = try send(HTTPRequestPlan(purpose: "poll", method: "GET", url: url, headers: pollHeaders), images: [], retry: settings.pollRetry)
@@ -174,9 +197,11 @@ public final class RemoteClient: @unchecked Sendable {
             }
             counts.polls += 1
             if update.jobId == nil { update.jobId = jobId }
-            if update.pollURL != lastPoll, update.state == "queued" || update.state == "running" {
-                try note(.init(event: "submitted", key: key, jobId: update.jobId, pollURL: update.pollURL))
+            if update.cancel == nil { update.cancel = cancel }
+            if update.pollURL != lastPoll || update.cancel != cancel, update.state == "queued" || update.state == "running" {
+                try note(.init(event: "submitted", key: key, jobId: update.jobId, pollURL: update.pollURL, cancel: update.cancel))
                 lastPoll = update.pollURL
+                cancel = update.cancel
             }
             event("\(key): job \(update.jobId ?? "?") \(update.state)")
         }
@@ -219,7 +244,13 @@ public final class RemoteClient: @unchecked Sendable {
                 if response.status == 429, attempt < settings.submitRetry.maxAttempts {
                     let wait = settings.submitRetry.delay(attempt: attempt, retryAfter: e.retryAfterSeconds ?? response.header("retry-after").flatMap { RetryPolicy.parseRetryAfter($0) }, random: &random)
                     counts.retries += 1
-                    settings.sleep(wait)
+                    pause(wait)
+                    if let why = settings.interruption?.reason {
+                        // The 429 created no job: withdraw the attempt, so a resumed run sends it.
+                        counts.interrupted += 1
+                        try? journal?.append(.init(event: "withdrawn", key: key))
+                        throw fail("interrupted", "\(key): interrupted (\(why)) while waiting to resend a submit \(manifest.provider) refused with 429; no job was created", retryable: false)
+                    }
                     attempt += 1
                     continue
                 }
@@ -260,7 +291,7 @@ public final class RemoteClient: @unchecked Sendable {
             }
             guard attempt < retry.maxAttempts else { throw lastError }
             counts.retries += 1
-            settings.sleep(retry.delay(attempt: attempt, retryAfter: wait, random: &random))
+            pause(retry.delay(attempt: attempt, retryAfter: wait, random: &random))
             attempt += 1
         }
     }
@@ -268,6 +299,17 @@ public final class RemoteClient: @unchecked Sendable {
     /// One request: validated against the manifest, routed, credential injected when planned; the
     /// response handed to the adapter.
     func exchange(_ plan: HTTPRequestPlan, images: [[UInt8]]) throws(RemoteError) -> (HTTPResponse, Result<JobUpdate, AdapterError>) {
+        let response = try transmit(plan, images: images)
+        let answer = AdapterResponse(purpose: plan.purpose, status: response.status, headers: response.headers)
+        do { return (response, .success(try adapter.parseResponse(answer, body: response.body))) } catch let e as AdapterError {
+            return (response, .failure(e))
+        } catch {
+            return (response, .failure(AdapterError(code: "adapter", message: "\(error)", retryable: false)))
+        }
+    }
+
+    /// Sends one plan: validated against the manifest, routed, credential injected when planned.
+    func transmit(_ plan: HTTPRequestPlan, images: [[UInt8]]) throws(RemoteError) -> HTTPResponse {
         if let problem = ManifestValidator.problem(plan: plan, manifest: manifest) {
             throw fail("forbidden_host", "refused to send: \(problem)", retryable: false)
         }
@@ -282,15 +324,8 @@ public final class RemoteClient: @unchecked Sendable {
             let (name, value) = Credentials.authHeader(manifest.surface.auth, secret: secret, issuer: issuer)
             request.headers[name] = value
         }
-        let response: HTTPResponse
-        do { response = try http.send(request).requireNoRedirect() } catch {
+        do { return try http.send(request).requireNoRedirect() } catch {
             throw fail("network", "\(plan.purpose) to \(manifest.provider): \(error)", retryable: error.isTransient)
-        }
-        let answer = AdapterResponse(purpose: plan.purpose, status: response.status, headers: response.headers)
-        do { return (response, .success(try adapter.parseResponse(answer, body: response.body))) } catch let e as AdapterError {
-            return (response, .failure(e))
-        } catch {
-            return (response, .failure(AdapterError(code: "adapter", message: "\(error)", retryable: false)))
         }
     }
 
