@@ -106,6 +106,8 @@ struct Gen: ParsableCommand {
         its API with the credential from the environment or $STUDIO_HOME/credentials; the run folder also holds
         run.json, the journal and the downloads, and an interrupted run is finished by `studio runs resume`.
         STUDIO_EMULATOR=http://127.0.0.1:PORT sends to `studio emulator serve` instead of the provider.
+        Ctrl-C (SIGINT or SIGTERM) cancels the job in flight where the provider has a cancel call, journals it
+        and exits 130 (143 for SIGTERM); --max-jobs N stops the run before its (N+1)th job, exit 1.
         Exit status: 0 every shot passed, 1 otherwise, 2 bad input.
         """)
 
@@ -126,6 +128,8 @@ struct Gen: ParsableCommand {
     @Option(help: "With an adapter backend: requested output height.") var height: Int = 1024
     @Option(help: "With an adapter backend: the provider's model version to run instead of the adapter's pinned one (studio adapters info shows it; Replicate: 64 hex digits).")
     var modelVersion: String?
+    @Option(help: "With an adapter backend: the most jobs the run may send to the provider (each may be charged); it stops cleanly at the cap.")
+    var maxJobs: Int?
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
@@ -134,6 +138,7 @@ struct Gen: ParsableCommand {
         if !vocabulary && character == nil { throw ValidationError("--character is required") }
         guard pollInterval >= 0 && pollInterval <= 600 else { throw ValidationError("--poll-interval must be 0...600 seconds") }
         guard (64...4096).contains(width) && (64...4096).contains(height) else { throw ValidationError("--width and --height must be 64...4096") }
+        if let n = maxJobs, n < 1 { throw ValidationError("--max-jobs must be at least 1") }
     }
 
     func run() throws {
@@ -149,7 +154,7 @@ struct Gen: ParsableCommand {
             let emulated = ProcessInfo.processInfo.environment["STUDIO_EMULATOR"].map { !$0.isEmpty } ?? false
             let spec = RunSpec(id: id, backend: backend, character: character!, tenant: store.tenant, prompt: prompt, negatives: negatives,
                                count: count, seed: firstSeed, maxAttempts: maxAttempts, emulated: emulated, isolate: isolate,
-                               pollInterval: pollInterval, width: width, height: height, modelVersion: modelVersion)
+                               pollInterval: pollInterval, width: width, height: height, modelVersion: modelVersion, maxJobs: maxJobs)
             try RemoteGen.start(spec, folder: out ?? (StudioPaths.fromEnvironment().home + "/runs/" + id), json: store.json)
             return
         }

@@ -28,6 +28,12 @@ struct RunSpec: Codable {
     var height: Int
     /// The provider's model version instead of the adapter's pin (`--model-version`); nil: the pin.
     var modelVersion: String?
+    /// The most attempts the run may send, over the run and its resumptions (`--max-jobs`); nil: no cap
+    /// beyond count x maxAttempts.
+    var maxJobs: Int?
+
+    /// The most paid jobs the run may create: count x maxAttempts, or the cap when lower.
+    var jobBound: Int { min(count * maxAttempts, maxJobs ?? Int.max) }
 }
 
 /// `studio gen --backend <adapter>`: the same verification loop and run folder as the local backend,
@@ -102,6 +108,11 @@ struct RemoteGen {
         do { journal = try RunJournal(folder: writer.partial) } catch { warn("studio: \(error)"); throw badInputExit }
         var settings = RemoteSettings()
         settings.pollInterval = spec.pollInterval
+        let interruption = Interruption()
+        settings.interruption = interruption
+        settings.maxJobs = spec.maxJobs
+        let signals = InterruptSignals(interruption)
+        defer { withExtendedLifetime(signals) {} }
         let client = RemoteClient(adapter: adapter, secret: creds.secret, issuer: creds.issuer, route: route, settings: settings)
         let quiet = json
         let backend = RemoteBackend(client: client, references: AdapterRequests.images(refBytes, maxReferences: m.surface.maxReferences),
@@ -110,7 +121,7 @@ struct RemoteGen {
                                     log: { line in if !quiet { warn("  " + line) } })
         if !json {
             print("studio gen: \(spec.count) shot(s) of \(c.name) on \(m.name) (\(m.provider) \(m.model)), seed \(spec.seed), up to \(spec.maxAttempts) attempt(s) each")
-            print("at most \(spec.count * spec.maxAttempts) paid job(s) (\(spec.count) shot(s) x \(spec.maxAttempts) attempt(s)); a submit is resent only after a 429, when no job was created")
+            print(Self.spendLine(spec, sentBefore: journal.jobsSent))
             if let e = route.emulator { print("EMULATED: requests for \(m.provider) go to the emulator at \(e), not to the provider") }
             print("run folder (until complete): \(writer.partial); if interrupted: studio runs resume \(writer.partial)")
             print("verifying against the \(calibrationLine)")
@@ -129,9 +140,11 @@ struct RemoteGen {
                     }
                 }
             }
+            if client.counts.interrupted > 0 || client.counts.heldAtCap > 0 { break }
             if !json { print("shot \(i + 1): \(run.result.summary)") }
             runs.append(run)
         }
+        try stopShort(interruption: interruption, client: client, journal: journal)
         let seconds = monotonicSeconds() - started
         let remote = RunReport.Remote(adapter: m.name, version: m.version, provider: m.provider, model: m.model, emulated: spec.emulated,
                                       jobs: journal.jobIds)
@@ -140,6 +153,38 @@ struct RemoteGen {
                                                      seed: spec.seed, maxAttempts: spec.maxAttempts, identityInjection: true, remote: remote),
                                       ladder: Array(loop.ladder.steps.prefix(spec.maxAttempts)), seconds: seconds)
         try writer.finish(report, json: json, extra: "; \(client.counts.submits) submit(s), \(client.counts.polls) poll(s)")
+    }
+
+    /// Before anything is sent: the most paid jobs the run may create, and how the count is bounded.
+    static func spendLine(_ spec: RunSpec, sentBefore: Int) -> String {
+        var s = "at most \(spec.jobBound) paid job(s) (\(spec.count) shot(s) x \(spec.maxAttempts) attempt(s)"
+        if let cap = spec.maxJobs { s += ", capped by --max-jobs \(cap)" }
+        s += ")"
+        if sentBefore > 0 { s += ", \(sentBefore) of them sent before this resumption" }
+        return s + "; a submit is resent only after a 429, when no job was created; Ctrl-C cancels the job in flight"
+    }
+
+    /// Ends a run that stopped short without a report: interrupted (exit 128 + signal) or held at its job
+    /// cap (exit 1); either way the run folder stays resumable.
+    func stopShort(interruption: Interruption, client: RemoteClient, journal: RunJournal) throws {
+        let why: String, status: Int32, message: String
+        let resume = "studio runs resume \(writer.partial)"
+        if let reason = interruption.reason, client.counts.interrupted > 0 {
+            (why, status) = ("interrupted", InterruptSignals.exitStatus(reason))
+            message = "studio gen: interrupted (\(reason)) after \(journal.jobsSent) job(s) sent (\(client.counts.cancels) cancelled); the run is not complete: \(resume) finishes it (a cancelled job is not sent again)"
+        } else if client.counts.heldAtCap > 0, let cap = spec.maxJobs {
+            (why, status) = ("job_cap", 1)
+            message = "studio gen: stopped at the job cap (--max-jobs \(cap)): \(journal.jobsSent) job(s) sent; the run is not complete: \(resume) --max-jobs N (N > \(cap)) goes on"
+        } else {
+            return
+        }
+        if json {
+            print(JSON.object([("stopped", JSON.string(why)), ("run", JSON.string(writer.partial)), ("jobs_sent", String(journal.jobsSent)),
+                               ("cancelled", String(client.counts.cancels)), ("resume", JSON.string(resume))]))
+        } else {
+            warn(message)
+        }
+        throw ExitCode(status)
     }
 
     /// Starts a new remote run: prepares it (nothing is written when that fails), writes run.json into a
@@ -198,7 +243,12 @@ struct RunsResume: ParsableCommand {
         """)
     @Argument(help: "The run's id (under $STUDIO_HOME/runs) or its folder (<run>.partial).") var id: String
     @Flag(help: "Send again a submit whose answer was never recorded (it may double-charge).") var resubmitUnanswered = false
+    @Option(help: "The most jobs the whole run may have sent, counting those sent before (replaces gen's --max-jobs).") var maxJobs: Int?
     @Flag(help: "Print a JSON object.") var json = false
+
+    func validate() throws {
+        if let n = maxJobs, n < 1 { throw ValidationError("--max-jobs must be at least 1") }
+    }
 
     func run() throws {
         let runs = StudioPaths.fromEnvironment().home + "/runs/"
@@ -209,10 +259,11 @@ struct RunsResume: ParsableCommand {
             warn(done.map { "studio: \($0) is complete; nothing to resume" } ?? "studio: no interrupted run '\(id)' (looked for \(candidates.filter { $0.hasSuffix(".partial") }.joined(separator: ", ")))")
             throw badInputExit
         }
-        let spec: RunSpec
+        var spec: RunSpec
         do { spec = try JSONDecoder().decode(RunSpec.self, from: Data(contentsOf: URL(fileURLWithPath: partial + "/" + RunSpec.file))) } catch {
             warn("studio: \(partial)/\(RunSpec.file) is unreadable: \(error)"); throw badInputExit
         }
+        if let n = maxJobs { spec.maxJobs = n }
         let writer: RunFolder
         do { writer = try RunFolder(resuming: partial) } catch { warn("studio: \(error)"); throw badInputExit }
         if !json { print("resuming run \(spec.id) (\(spec.backend), \(spec.count) shot(s))") }

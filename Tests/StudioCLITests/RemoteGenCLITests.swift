@@ -69,6 +69,68 @@ final class RemoteGenCLITests: XCTestCase {
         XCTAssertTrue(again.stderr.contains("no interrupted run") || again.stderr.contains("is complete"), again.stderr)
     }
 
+    /// Starts `studio` with `arguments`, its standard error going to `stderr`.
+    func launch(_ arguments: [String], env: [String: String], stderr: String) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLI.binary)
+        p.arguments = arguments
+        var e = ProcessInfo.processInfo.environment
+        for (k, v) in env { e[k] = v }
+        p.environment = e
+        p.standardOutput = FileHandle.nullDevice
+        FileManager.default.createFile(atPath: stderr, contents: nil)
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderr))
+        try p.run()
+        return p
+    }
+
+    func testSIGINTCancelsTheJobInFlightExits130AndResumeDoesNotResubmit() throws {
+        let (home, env, emu) = try setUpRun("sigint")
+        emu.hold(true)
+        let out = home + "/runs/interrupted"
+        let p = try launch(["gen", "--backend", "replicate-instantid", "--character", "ada", "--prompt", "portrait", "--seed", "9",
+                            "--max-attempts", "1", "--poll-interval", "0.05", "--out", out], env: env, stderr: home + "/stderr.txt")
+        let deadline = Date().addingTimeInterval(120)
+        while emu.seen.polls < 2 && Date() < deadline && p.isRunning { Thread.sleep(forTimeInterval: 0.05) }
+        XCTAssertGreaterThanOrEqual(emu.seen.polls, 2, "studio was polling when interrupted")
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        let stderr = try String(contentsOfFile: home + "/stderr.txt", encoding: .utf8)
+        XCTAssertEqual(p.terminationReason, .exit, stderr)
+        XCTAssertEqual(p.terminationStatus, 130, stderr)
+        XCTAssertEqual(emu.seen.cancels, 1, "the cancel call was made: \(stderr)")
+        XCTAssertEqual(emu.allJobs.map(\.cancelled), [true])
+        XCTAssertTrue(stderr.contains("interrupted (SIGINT)") && stderr.contains("studio runs resume"), stderr)
+        let journal = try String(contentsOfFile: out + ".partial/journal.jsonl", encoding: .utf8)
+        XCTAssertTrue(journal.contains("\"event\":\"cancelled\""), journal)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "no finished run folder")
+
+        emu.hold(false)
+        let resumed = try CLI.run(["runs", "resume", out + ".partial", "--json"], env: env)
+        XCTAssertEqual(resumed.status, 1, "the only attempt was cancelled: the shot did not pass. \(resumed.stderr)")
+        XCTAssertEqual(emu.seen.jobs, 1, "the cancelled job was not submitted again")
+        XCTAssertEqual(emu.seen.submitAttempts, 1)
+        let attempt = try XCTUnwrap((((try report(out))["shots"] as? [[String: Any]])?.first?["attempts"] as? [[String: Any]])?.first)
+        XCTAssertTrue("\(attempt)".contains("cancelled"), "the report says the attempt was cancelled: \(attempt)")
+    }
+
+    func testMaxJobsStopsTheRunCleanlyAtTheCap() throws {
+        let (home, env, emu) = try setUpRun("cap", pollsUntilDone: 1)
+        let out = home + "/runs/capped"
+        let r = try CLI.run(["gen", "--backend", "replicate-instantid", "--character", "ada", "--prompt", "portrait", "--seed", "4",
+                             "--count", "2", "--max-attempts", "1", "--poll-interval", "0", "--max-jobs", "1", "--out", out], env: env)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stdout.contains("at most 1 paid job(s) (2 shot(s) x 1 attempt(s), capped by --max-jobs 1)"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("stopped at the job cap (--max-jobs 1): 1 job(s) sent"), r.stderr)
+        XCTAssertEqual(emu.seen.submitAttempts, 1, "nothing is sent past the cap")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "the run is not complete")
+        let again = try CLI.run(["runs", "resume", out + ".partial", "--max-jobs", "2"], env: env)
+        XCTAssertTrue(again.status == 0 || again.status == 1, again.stderr)
+        XCTAssertEqual(emu.seen.jobs, 2, "the raised cap lets the second shot's job go")
+        XCTAssertEqual(((try report(out))["shots"] as? [[String: Any]])?.count, 2)
+        XCTAssertEqual(try CLI.run(["gen", "--backend", "replicate-instantid", "--character", "ada", "--max-jobs", "0"], env: env).status, 64)
+    }
+
     func testAVideoAdapterIsVerifiedFrameByFrame() throws {
         let (home, env, emu) = try setUpRun("video", pollsUntilDone: 1)
         let out = home + "/runs/video"
