@@ -11,7 +11,21 @@ public struct ModelFormatError: Error, CustomStringConvertible, Equatable {
     /// Byte offset where reading failed.
     public let offset: Int
     public let detail: String
-    public var description: String { "\(file): not a valid dlib model (at byte \(offset)): \(detail)" }
+    /// The file does not exist (or cannot be opened): nothing was read, the model is not installed.
+    public var isMissing = false
+
+    public init(file: String, offset: Int, detail: String) { self.file = file; self.offset = offset; self.detail = detail }
+
+    /// A model file that is not there.
+    public static func missing(_ file: String) -> ModelFormatError {
+        var e = ModelFormatError(file: file, offset: 0, detail: "no such file")
+        e.isMissing = true
+        return e
+    }
+
+    public var description: String {
+        isMissing ? "\(file): the model file is missing" : "\(file): not a valid dlib model (at byte \(offset)): \(detail)"
+    }
 }
 
 /// A cursor over the bytes of a dlib serialized object (`dlib/serialize.h`).

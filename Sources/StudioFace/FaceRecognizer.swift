@@ -62,7 +62,7 @@ func readModelFile(_ path: String) throws -> [UInt8] {
     switch FileBytes.read(path, limit: 1 << 30) {
     case .success(let b): return b
     case .failure(.cannotOpen):
-        throw ModelFormatError(file: path, offset: 0, detail: "cannot open model file (run scripts/setup.sh to install the models)")
+        throw ModelFormatError.missing(path)
     case .failure(let f): throw ModelFormatError(file: path, offset: 0, detail: f.description)
     }
 }

@@ -75,8 +75,7 @@ struct AdaptersInfo: ParsableCommand {
     func run() throws {
         let (loaded, _) = Adapters.loadAll()
         guard let a = loaded.first(where: { $0.manifest.name == name }) else {
-            warn("studio: no adapter named '\(name)' (found: \(loaded.map(\.manifest.name).joined(separator: ", ").nilIfEmpty ?? "none"))")
-            throw badInputExit
+            throw BadInput("no adapter named '\(name)' (found: \(loaded.map(\.manifest.name).joined(separator: ", ").nilIfEmpty ?? "none"))")
         }
         if json { print(AdapterJSON.encode(a.manifest)); return }
         let m = a.manifest, s = m.surface
@@ -115,7 +114,7 @@ struct AdaptersCheck: ParsableCommand {
                 loadMs = l.loadSeconds * 1000
                 a = l
             }
-        } catch { warn("studio: \(error)"); throw badInputExit }
+        } catch { throw BadInput("\(error)") }
         var results: [(String, Bool, String)] = []
         func check(_ name: String, _ body: () throws -> (Bool, String)) {
             do { let (ok, detail) = try body(); results.append((name, ok, detail)) } catch { results.append((name, false, "\(error)")) }

@@ -34,11 +34,11 @@ struct BenchFaces: ParsableCommand {
         let pipeline = try loadPipeline()
         var decoded: [(String, RGBImage)] = []
         for p in images {
-            guard let img = loadImage(p) else { throw badInputExit }
+            let img = try readImage(p)
             decoded.append((p, img))
         }
         guard let first = decoded.first, let face = pipeline.align(first.1, upsample: upsample).first else {
-            warn("studio: no face found in \(images.first ?? "") for the descriptor timing"); throw badInputExit
+            throw BadInput("no face found in \(images.first ?? "") for the descriptor timing")
         }
         let oracleBinary = try ensureOracle()
         let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -111,8 +111,7 @@ struct BenchFaces: ParsableCommand {
         if FileManager.default.isExecutableFile(atPath: oracle) { return oracle }
         let script = "tools/oracle/build.sh"
         guard FileManager.default.fileExists(atPath: script) else {
-            warn("studio: the dlib oracle is not at \(oracle) and \(script) is missing; run from the repository root")
-            throw badInputExit
+            throw BadInput("the dlib oracle is not at \(oracle) and \(script) is missing; run from the repository root")
         }
         warn("bench: building the dlib oracle (tools/oracle/build.sh) ...")
         let p = Process()
@@ -120,8 +119,7 @@ struct BenchFaces: ParsableCommand {
         p.arguments = [script]
         try p.run(); p.waitUntilExit()
         guard p.terminationStatus == 0, FileManager.default.isExecutableFile(atPath: oracle) else {
-            warn("studio: building the dlib oracle failed (is libdlib-dev installed? scripts/setup.sh installs it)")
-            throw badInputExit
+            throw BadInput("building the dlib oracle failed (is libdlib-dev installed? scripts/setup.sh installs it)")
         }
         return oracle
     }
@@ -141,7 +139,7 @@ struct BenchFaces: ParsableCommand {
         p.waitUntilExit()
         guard p.terminationStatus == 0,
               let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            warn("studio: the dlib oracle failed (status \(p.terminationStatus))"); throw badInputExit
+            throw BadInput("the dlib oracle failed (status \(p.terminationStatus))")
         }
         return obj
     }

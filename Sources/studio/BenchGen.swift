@@ -166,7 +166,7 @@ enum BenchCast {
                 skipped.append("seed \(seed): \(error)")
             }
         }
-        guard !cast.isEmpty else { warn("studio: no seed passed the reference gate"); throw badInputExit }
+        guard !cast.isEmpty else { throw BadInput("no seed passed the reference gate") }
         return (cast, skipped)
     }
 }

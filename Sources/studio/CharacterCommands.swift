@@ -24,18 +24,15 @@ func withStore<T>(_ body: (SQLiteCharacterStore) throws -> T) throws -> T {
         let store = try SQLiteCharacterStore(home: StudioPaths.fromEnvironment().home)
         return try body(store)
     } catch let e as StoreError {
-        warn("studio: \(e.message)")
-        throw badInputExit
+        throw BadInput("\(e.message)")
     } catch let e as RegistrationError {
-        warn("studio: \(e.message)")
-        throw badInputExit
+        throw BadInput("\(e.message)")
     }
 }
 
 func readFile(_ path: String) throws -> [UInt8] {
     guard let d = FileManager.default.contents(atPath: path) else {
-        warn("studio: \(path): cannot read file")
-        throw badInputExit
+        throw BadInput("\(path): cannot read file")
     }
     return [UInt8](d)
 }
@@ -156,7 +153,7 @@ struct CharacterExport: ParsableCommand {
     func run() throws {
         let bytes = try withStore { try $0.export(named: name, tenant: store.tenant) }
         do { try Data(bytes).write(to: URL(fileURLWithPath: file), options: .atomic) } catch {
-            warn("studio: \(file): cannot write: \(error.localizedDescription)"); throw badInputExit
+            throw BadInput("\(file): cannot write: \(error.localizedDescription)")
         }
         if store.json { print(JSON.object([("exported", JSON.string(name)), ("file", JSON.string(file)), ("bytes", String(bytes.count))])) }
         else { print("exported \(name) to \(file) (\(bytes.count) bytes)") }
@@ -183,9 +180,9 @@ struct CharacterSearch: ParsableCommand {
     @OptionGroup var store: StoreOptions
     func run() throws {
         let pipeline = try loadPipeline()
-        guard let img = loadImage(image) else { throw badInputExit }
+        let img = try readImage(image)
         guard let face = pipeline.faces(in: img, upsample: 0, detectionMaxSide: 800).max(by: { $0.box.area < $1.box.area }) else {
-            warn("studio: \(image): no face found"); throw badInputExit
+            throw BadInput("\(image): no face found")
         }
         let hits = try withStore { try $0.nearest(to: face.descriptor, tenant: allTenants ? nil : store.tenant, top: max(1, top)) }
         if store.json {
@@ -223,7 +220,7 @@ struct Verify: ParsableCommand {
         }
         var images: [(String, RGBImage)] = []
         for f in files {
-            guard let img = loadImage(f) else { throw badInputExit }
+            let img = try readImage(f)
             images.append((f, img))
         }
         var allPass = true
@@ -273,7 +270,7 @@ struct Verify: ParsableCommand {
             }
             let png = ContactSheet.render(rows: [(title: "\(c.name) REFERENCES", tiles: refTiles),
                                                  (title: "CANDIDATES (THRESHOLD \(fmt(threshold, 2)))", tiles: tiles)])
-            do { try ImageIO.writePNG(png, to: out) } catch { warn("studio: \(error)"); throw badInputExit }
+            do { try ImageIO.writePNG(png, to: out) } catch { throw BadInput("\(error)") }
             if !store.json { print("contact sheet: \(out)") }
         }
         if !allPass { throw ExitCode(1) }

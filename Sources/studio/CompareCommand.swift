@@ -22,11 +22,10 @@ struct Compare: ParsableCommand {
         let pipeline = try loadPipeline()
         var picked: [DetectedFace] = []
         for path in [a, b] {
-            guard let image = loadImage(path) else { throw badInputExit }
+            let image = try readImage(path)
             let faces = pipeline.faces(in: image, upsample: pipelineOptions.upsample, jitter: pipelineOptions.jitter)
             guard let largest = faces.max(by: { $0.box.area < $1.box.area }) else {
-                warn("studio: \(path): no face found (try --upsample 2 for small faces)")
-                throw badInputExit
+                throw BadInput("\(path): no face found (try --upsample 2 for small faces)")
             }
             if faces.count > 1 { warn("studio: \(path): \(faces.count) faces found; using the largest") }
             picked.append(largest)

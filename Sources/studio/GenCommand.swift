@@ -167,7 +167,7 @@ struct Gen: ParsableCommand {
         let id = RunFolder.makeId(seed: firstSeed)
         let folder = out ?? (paths.home + "/runs/" + id)
         let writer: RunFolder
-        do { writer = try RunFolder(final: folder) } catch { warn("studio: \(error)"); throw badInputExit }
+        do { writer = try RunFolder(final: folder) } catch { throw BadInput("\(error)") }
 
         if !store.json {
             print("studio gen: \(count) shot(s) of \(characterRecord.name) on the local backend, seed \(firstSeed), up to \(maxAttempts) attempt(s) each")

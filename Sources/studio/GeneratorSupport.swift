@@ -6,8 +6,7 @@ import StudioLocal
 func loadGenerator() throws -> DCGANGenerator {
     let paths = StudioPaths.fromEnvironment()
     do { return try DCGANGenerator(contentsOf: paths.model(ModelCatalog.generator.file)) } catch {
-        warn("studio: \(error) (scripts/setup.sh installs the generator weights)")
-        throw badInputExit
+        throw BadInput("\(error) (scripts/setup.sh installs the generator weights)")
     }
 }
 

@@ -62,12 +62,11 @@ struct RemoteGen {
     static func adapter(named name: String, isolate: Bool) throws -> any AdapterEndpoint {
         let (loaded, _) = Adapters.loadAll()
         guard let a = loaded.first(where: { $0.manifest.name == name }) else {
-            warn("studio: unknown backend '\(name)': 'local' or an adapter (found: \(loaded.map(\.manifest.name).joined(separator: ", ").nilIfEmpty ?? "none"))")
-            throw badInputExit
+            throw BadInput("unknown backend '\(name)': 'local' or an adapter (found: \(loaded.map(\.manifest.name).joined(separator: ", ").nilIfEmpty ?? "none"))")
         }
         guard isolate else { return a }
         do { return try OutOfProcessAdapter(path: a.path, command: [Adapters.executable(), "adapters", "serve", a.path]) } catch {
-            warn("studio: \(name) could not start out of process: \(error)"); throw badInputExit
+            throw BadInput("\(name) could not start out of process: \(error)")
         }
     }
 
@@ -83,16 +82,15 @@ struct RemoteGen {
 
     static func prepare(_ spec: RunSpec) throws -> Prepared {
         let route: RemoteRoute
-        do { route = try RemoteRoute.fromEnvironment() } catch { warn("studio: \(error)"); throw badInputExit }
+        do { route = try RemoteRoute.fromEnvironment() } catch { throw BadInput("\(error)") }
         if spec.emulated != route.isEmulated {
-            warn(spec.emulated ? "studio: this run was sent to an emulator: set STUDIO_EMULATOR to its address to resume it"
-                               : "studio: this run was sent to the real provider; unset STUDIO_EMULATOR to resume it")
-            throw badInputExit
+            throw BadInput(spec.emulated ? "this run was sent to an emulator: set STUDIO_EMULATOR to its address to resume it"
+                                         : "this run was sent to the real provider; unset STUDIO_EMULATOR to resume it")
         }
         let adapter = try Self.adapter(named: spec.backend, isolate: spec.isolate)
         let m = adapter.manifest
         let creds: (secret: String, issuer: String?)
-        do { creds = try RemoteClient.credentials(for: m, home: StudioPaths.fromEnvironment().home) } catch { warn("studio: \(error)"); throw badInputExit }
+        do { creds = try RemoteClient.credentials(for: m, home: StudioPaths.fromEnvironment().home) } catch { throw BadInput("\(error)") }
         let (c, refBytes) = try withStore { s -> (CharacterRecord, [[UInt8]]) in
             let c = try s.character(named: spec.character, tenant: spec.tenant)
             return (c, try c.references.prefix(max(0, m.surface.maxReferences)).map { try s.image(sha256: $0.sha256) })
@@ -105,7 +103,7 @@ struct RemoteGen {
         let m = adapter.manifest
         let (judge, calibration, calibrationLine) = try Self.judge(emulated: spec.emulated, quiet: json)
         let journal: RunJournal
-        do { journal = try RunJournal(folder: writer.partial) } catch { warn("studio: \(error)"); throw badInputExit }
+        do { journal = try RunJournal(folder: writer.partial) } catch { throw BadInput("\(error)") }
         var settings = RemoteSettings()
         settings.pollInterval = spec.pollInterval
         let interruption = Interruption()
@@ -192,7 +190,7 @@ struct RemoteGen {
     static func start(_ spec: RunSpec, folder: String, json: Bool) throws {
         let prepared = try prepare(spec)
         let writer: RunFolder
-        do { writer = try RunFolder(final: folder) } catch { warn("studio: \(error)"); throw badInputExit }
+        do { writer = try RunFolder(final: folder) } catch { throw BadInput("\(error)") }
         let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
         try enc.encode(spec).write(to: URL(fileURLWithPath: writer.partial + "/" + RunSpec.file), options: .atomic)
         try RemoteGen(spec: spec, writer: writer, json: json, resubmitUnanswered: false).run(prepared)
@@ -256,16 +254,15 @@ struct RunsResume: ParsableCommand {
         if !id.contains("/") { candidates += [runs + id, runs + id + ".partial"] }
         guard let partial = candidates.first(where: { $0.hasSuffix(".partial") && FileManager.default.fileExists(atPath: $0 + "/" + RunSpec.file) }) else {
             let done = candidates.first { FileManager.default.fileExists(atPath: $0 + "/report.json") }
-            warn(done.map { "studio: \($0) is complete; nothing to resume" } ?? "studio: no interrupted run '\(id)' (looked for \(candidates.filter { $0.hasSuffix(".partial") }.joined(separator: ", ")))")
-            throw badInputExit
+            throw BadInput(done.map { "\($0) is complete; nothing to resume" } ?? "no interrupted run '\(id)' (looked for \(candidates.filter { $0.hasSuffix(".partial") }.joined(separator: ", ")))")
         }
         var spec: RunSpec
         do { spec = try JSONDecoder().decode(RunSpec.self, from: Data(contentsOf: URL(fileURLWithPath: partial + "/" + RunSpec.file))) } catch {
-            warn("studio: \(partial)/\(RunSpec.file) is unreadable: \(error)"); throw badInputExit
+            throw BadInput("\(partial)/\(RunSpec.file) is unreadable: \(error)")
         }
         if let n = maxJobs { spec.maxJobs = n }
         let writer: RunFolder
-        do { writer = try RunFolder(resuming: partial) } catch { warn("studio: \(error)"); throw badInputExit }
+        do { writer = try RunFolder(resuming: partial) } catch { throw BadInput("\(error)") }
         if !json { print("resuming run \(spec.id) (\(spec.backend), \(spec.count) shot(s))") }
         let prepared = try RemoteGen.prepare(spec)
         try RemoteGen(spec: spec, writer: writer, json: json, resubmitUnanswered: resubmitUnanswered).run(prepared)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import StudioTensor
 
 @main
@@ -18,7 +19,32 @@ struct Studio: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch {
-            exit(withError: error)
+            exit(status: exitStatus(for: error))
         }
+    }
+
+    /// The one mapping from errors to exit statuses: 0 done (help, version), 1 a check did not pass,
+    /// 2 bad input (usage errors included, which the argument parser alone would end with 64), 130 or
+    /// 143 interrupted; a message for every non-zero status goes to standard error first.
+    static func exitStatus(for error: Error) -> Int32 {
+        if let bad = error as? BadInput {
+            warn("studio: " + bad.message)
+            return 2
+        }
+        let code = exitCode(for: error)
+        let message = fullMessage(for: error)
+        if code == .validationFailure {
+            warn(message)
+            return 2
+        }
+        if !message.isEmpty {
+            if code == .success { print(message) } else { warn(message) }
+        }
+        return code.rawValue
+    }
+
+    static func exit(status: Int32) -> Never {
+        fflush(nil)
+        Foundation.exit(status)
     }
 }

@@ -14,7 +14,15 @@ func warn(_ message: String) {
     _ = s.withCString { write(2, $0, strlen($0)) }
 }
 
-/// Exit status for bad input (unreadable image, missing model, unknown character, ...).
+/// Bad input of any kind (unreadable image, missing model, unknown character, a usage error): `Studio.main`
+/// prints "studio: <message>" to standard error and exits 2.
+struct BadInput: Error, CustomStringConvertible {
+    let message: String
+    init(_ message: String) { self.message = message }
+    var description: String { message }
+}
+
+/// Exit status 2 for bad input whose messages were already printed (several files, each reported).
 let badInputExit = ExitCode(2)
 
 /// Loads the face pipeline from `$STUDIO_HOME/models`, turning a missing or corrupt model into a
@@ -23,9 +31,10 @@ func loadPipeline() throws -> FacePipeline {
     let paths = StudioPaths.fromEnvironment()
     do {
         return try FacePipeline(modelsDirectory: paths.models)
+    } catch let e as ModelFormatError where e.isMissing {
+        throw BadInput("\(e.description): the face models are not installed in \(paths.models); `bash scripts/setup.sh install` fetches them (or set STUDIO_HOME to where they are)")
     } catch let e as ModelFormatError {
-        warn("studio: \(e.description)")
-        throw badInputExit
+        throw BadInput("\(e.description) (`studio models` checks every file's SHA-256; `bash scripts/setup.sh install` fetches it again)")
     }
 }
 
@@ -49,10 +58,15 @@ struct PipelineOptions: ParsableArguments {
 
 /// Decodes an image; a bad file prints its error and returns nil.
 func loadImage(_ path: String) -> RGBImage? {
-    do { return try ImageIO.load(path: path) } catch {
+    do { return try readImage(path) } catch {
         warn("studio: \(error)")
         return nil
     }
+}
+
+/// An image file decoded, or `BadInput` saying why not.
+func readImage(_ path: String) throws -> RGBImage {
+    do { return try ImageIO.load(path: path) } catch { throw BadInput("\(error)") }
 }
 
 /// Minimal JSON text building with a fixed key order (the `faces --json` line format is a contract).

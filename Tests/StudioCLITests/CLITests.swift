@@ -77,6 +77,7 @@ final class CLITests: XCTestCase {
         let missing = try run(["faces", "--upsample", "0", try photo("obama.jpg")], env: ["STUDIO_HOME": empty.path])
         XCTAssertEqual(missing.status, 2)
         XCTAssertTrue(missing.stderr.contains("setup"), missing.stderr)
+        XCTAssertTrue(missing.stderr.contains("is missing") && !missing.stderr.contains("not a valid dlib model"), "a missing model is called missing: \(missing.stderr)")
         let m = try run(["models"], env: ["STUDIO_HOME": empty.path])
         XCTAssertEqual(m.status, 1)
         XCTAssertTrue(m.stdout.contains("missing"))

@@ -144,7 +144,16 @@ final class GenCLITests: XCTestCase {
         XCTAssertEqual(exists.status, 2)
         XCTAssertTrue(exists.stderr.contains("already exists"), exists.stderr)
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: taken), ["mine.txt"], "an existing folder is left alone")
-        XCTAssertNotEqual(try studio(["gen", "--character", "ada", "--count", "0"], home: home).status, 0)
+        // Usage errors the argument parser catches are bad input too (2, not its 64), with its message.
+        for args in [["gen", "--character", "ada", "--count", "0"], ["gen", "--prompt", "x"], ["faces", "--upsample", "9", "x.jpg"],
+                     ["character", "add", "", "--ref", "a.jpg"], ["gen", "--no-such-flag"]] {
+            let r = try studio(args, home: home)
+            XCTAssertEqual(r.status, 2, "\(args): \(r.stderr)")
+            XCTAssertFalse(r.stderr.isEmpty, "\(args): says why")
+        }
+        let help = try studio(["gen", "--help"], home: home)
+        XCTAssertEqual(help.status, 0)
+        XCTAssertTrue(help.stdout.contains("--max-jobs"), help.stdout)
         let vocab = try studio(["gen", "--vocabulary"], home: home)
         XCTAssertEqual(vocab.status, 0)
         XCTAssertTrue(vocab.stdout.contains("yaw") && vocab.stdout.contains("ignored"), vocab.stdout)

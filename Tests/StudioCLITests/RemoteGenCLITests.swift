@@ -128,7 +128,7 @@ final class RemoteGenCLITests: XCTestCase {
         XCTAssertTrue(again.status == 0 || again.status == 1, again.stderr)
         XCTAssertEqual(emu.seen.jobs, 2, "the raised cap lets the second shot's job go")
         XCTAssertEqual(((try report(out))["shots"] as? [[String: Any]])?.count, 2)
-        XCTAssertEqual(try CLI.run(["gen", "--backend", "replicate-instantid", "--character", "ada", "--max-jobs", "0"], env: env).status, 64)
+        XCTAssertEqual(try CLI.run(["gen", "--backend", "replicate-instantid", "--character", "ada", "--max-jobs", "0"], env: env).status, 2, "a usage error is bad input")
     }
 
     func testAVideoAdapterIsVerifiedFrameByFrame() throws {

@@ -57,7 +57,8 @@ final class ModelFileTests: XCTestCase {
             XCTAssertThrowsError(try ShapePredictor(bytes: junk, file: "junk"))
         }
         XCTAssertThrowsError(try FaceRecognizer(contentsOf: "/nonexistent/model.dat")) { e in
-            XCTAssertTrue("\(e)".contains("setup"), "\(e)")
+            XCTAssertEqual((e as? ModelFormatError)?.isMissing, true, "\(e)")
+            XCTAssertTrue("\(e)".contains("/nonexistent/model.dat: the model file is missing"), "\(e)")
         }
     }
 
