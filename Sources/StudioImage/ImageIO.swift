@@ -57,9 +57,13 @@ public enum ImageIO {
         case .empty:
             throw ImageError(.notAnImage, file: name, detail: "empty file, not an image")
         case .other(let guess):
-            let what = guess.map { "\($0) data" } ?? "data starting with \(ImageFormat.hexPrefix(bytes))"
-            throw ImageError(.notAnImage, file: name, detail: "not a PNG or JPEG image (\(what))")
+            throw notAnImage(bytes, guess: guess, name: name)
         }
+    }
+
+    static func notAnImage(_ bytes: [UInt8], guess: String?, name: String) -> ImageError {
+        let what = guess.map { "\($0) data" } ?? "data starting with \(ImageFormat.hexPrefix(bytes))"
+        return ImageError(.notAnImage, file: name, detail: "not a PNG or JPEG image (\(what))")
     }
 
     /// Encodes `image` as an 8-bit RGB PNG (libpng's simplified write API, default compression).
@@ -126,6 +130,8 @@ public enum ImageIO {
             }
             if n == 0 { break }
             bytes.append(contentsOf: chunk[0..<n])
+            // Refuse a file that is not an image from its first bytes, before reading the rest.
+            if bytes.count == n, case .other(let guess) = ImageFormat.sniff(bytes) { throw notAnImage(bytes, guess: guess, name: path) }
             guard bytes.count <= maxFileBytes else {
                 throw ImageError(.tooLarge, file: path, detail: "file is larger than the \(maxFileBytes)-byte limit")
             }

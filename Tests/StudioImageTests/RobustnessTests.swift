@@ -40,6 +40,31 @@ final class RobustnessTests: XCTestCase {
         assertImageError(.unreadable) { try ImageIO.load(path: NSTemporaryDirectory()) }
     }
 
+    /// A stream of zeros with no end (a FIFO fed by a writer that stops only when the reader goes):
+    /// refused as not an image from its first bytes, not read to the size limit first.
+    func testANonImageIsRefusedFromItsFirstBytesNotReadWhole() throws {
+        let path = NSTemporaryDirectory() + "studio-zeros-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).jpg"
+        XCTAssertEqual(mkfifo(path, 0o600), 0)
+        defer { unlink(path) }
+        signal(SIGPIPE, SIG_IGN)
+        let writer = Thread {
+            let fd = open(path, O_WRONLY)
+            guard fd >= 0 else { return }
+            defer { close(fd) }
+            let zeros = [UInt8](repeating: 0, count: 1 << 16)
+            var sent = 0
+            // At most 2 GiB: past the 1 GiB limit, so a reader that reads it whole ends with tooLarge.
+            while sent < 2 << 30 {
+                let n = zeros.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                if n <= 0 { return }
+                sent += n
+            }
+        }
+        writer.start()
+        let error = assertImageError(.notAnImage) { try ImageIO.load(path: path) }
+        XCTAssertTrue(error?.detail.contains("00 00 00") ?? false, error?.detail ?? "")
+    }
+
     func testFormatIsSniffedNotTakenFromTheExtension() throws {
         let dir = NSTemporaryDirectory() + "studio-sniff-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
