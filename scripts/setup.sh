@@ -13,14 +13,15 @@
 #   4. test images    -> $STUDIO_HOME/testdata  (dlib's examples/johns from Debian's dlib source package;
 #                                                 face_recognition==1.3.0 sdist test photos)
 #   5. swift build -c release  (test mode: with -Xswiftc -enable-testing --build-tests)
+#   6. /usr/local/bin/studio -> the release build (studio on PATH)
 # Everything fetched is pinned by version and SHA-256.  STUDIO_HOME defaults to ~/.studio.
 # Progress ("setup: ...") and tool output go to stderr; the main job's and the tests' output to stdout.
 #
-# Environment: STUDIO_HOME; SETUP_SKIP_BUILD=1 skips step 5 and the run/test step.
+# Environment: STUDIO_HOME; SETUP_SKIP_BUILD=1 skips steps 5-6 and the run/test step.
 set -euo pipefail
 
 usage() {
-    sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # ----------------------------------------------------------------------------- arguments
@@ -509,6 +510,16 @@ step_build() {
     step_end "ok, $REPO_ROOT/.build/release/studio"
 }
 
+# Puts `studio` on PATH: /usr/local/bin/studio, a link to this checkout's release build (left alone
+# when it is a file of its own; a warning, not a failure, without root).
+step_link() {
+    [ "${SETUP_SKIP_BUILD:-0}" = 1 ] && return
+    local target="$REPO_ROOT/.build/release/studio" link=/usr/local/bin/studio
+    if [ "$(readlink "$link" 2>/dev/null || true)" = "$target" ]; then log "$link -> $target (present)"; return; fi
+    if [ -e "$link" ] && [ ! -L "$link" ]; then log "warning: $link exists and is not a link: left alone; run $target"; return; fi
+    if [ "${AS_ROOT[0]:-}" != __no_root__ ] && as_root ln -sfn "$target" "$link" 2>/dev/null; then log "linked $link -> $target"; else log "warning: could not link $link (no root): run $target"; fi
+}
+
 # ============================================================================= MAIN JOB (mode: run)
 # The project's main job, run by `scripts/setup.sh run` after the build. Its output goes to
 # stdout; everything else this script prints goes to stderr. Adjust here.
@@ -596,6 +607,7 @@ step_models
 step_generator
 step_testdata
 step_build
+step_link
 case "$MODE" in
     run)  step_run ;;
     test) step_test; step_scaffold ;;

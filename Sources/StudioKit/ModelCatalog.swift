@@ -27,7 +27,7 @@ public enum ModelCatalog {
         sha256: "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888", bytes: 9_150_489,
         licence: "CC0-1.0", source: source)
 
-    /// The local generator (issue 4): a DCGAN producing 64x64 faces. Fetched from the PyPI wheel
+    /// The local generator: a DCGAN producing 64x64 faces. Fetched from the PyPI wheel
     /// `gan-face-generate==1.1.1` (its `gan_face_generate/weights.tar`, a PyTorch zip checkpoint).
     public static let generator = ModelInfo(
         role: "face generator (DCGAN, 64x64)", file: "gan_face_generate_weights.tar",

@@ -15,7 +15,7 @@ struct BenchGen: ParsableCommand {
         generated-reference gate refuses are skipped and listed), then generates every character x prompt
         shot twice with the same seeds: with identity injection (the latent search) and without it (one
         draw per attempt from the seed with the prompt's directions). Both arms are verified by the same
-        judge against the calibrated generated-face threshold. Goals (issue 4): at least 90% of shots pass
+        judge against the calibrated generated-face threshold. Goals: at least 90% of shots pass
         within 3 attempts; median time to the first verified image under 15 s.
         """)
 

@@ -7,8 +7,8 @@ import StudioNet
 import ProviderContracts
 @testable import StudioEmulator
 
-/// Each emulator fed requests the real provider refuses (from the providers' contracts, and the
-/// findings of issue 12) answers with that provider's refusal; the valid request beside each table is
+/// Each emulator fed requests the real provider refuses (from the providers' contracts and
+/// their published pages) answers with that provider's refusal; the valid request beside each table is
 /// accepted, so every refusal is down to the one thing changed.
 final class ContractRefusalTests: XCTestCase {
     static let credentials: [EmulatedProvider: String] = [.replicate: "r8_x", .fal: "fal_x", .stability: "sk_x", .runway: "rw_x", .kling: "kl_x"]
