@@ -127,15 +127,17 @@ let package = Package(
             name: "studio",
             dependencies: [
                 "StudioKit", "StudioTensor", "StudioImage", "StudioFace", "StudioStore", "StudioLocal", "StudioAdapterHost", "AdapterSDK",
-                "StudioNet", "StudioRemote", "StudioEmulator", "ProviderContracts",
+                "StudioNet", "StudioRemote", "StudioEmulator", "ProviderContracts", "CStudioAdapter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            plugins: ["BuildInfo"]
         ),
 
         // MARK: - Plugins
         // `swift package --allow-writing-to-package-directory new-adapter --name <name>`: scaffolds adapters/<name>/.
+        .plugin(name: "BuildInfo", capability: .buildTool(), path: "Plugins/BuildInfo"),
         .plugin(
             name: "NewAdapter",
             capability: .command(

@@ -8,6 +8,7 @@ struct Studio: ParsableCommand {
         commandName: "studio",
         abstract: "Keep a character's identity consistent across generated images and video.",
         discussion: "Data lives under $STUDIO_HOME (default ~/.studio). Run scripts/setup.sh once to install the models.",
+        version: VersionText.make(),
         subcommands: [Faces.self, Compare.self, CharacterCommand.self, Verify.self, Gen.self, Runs.self, Adapters.self, EmulatorCommand.self, Models.self, Bench.self, Local.self]
     )
 

@@ -14,6 +14,24 @@ final class CLITests: XCTestCase {
         return d
     }
 
+    func testVersionNamesTheCommitTheABIAndTheModels() throws {
+        let v = try run(["--version"])
+        XCTAssertEqual(v.status, 0, v.stderr)
+        let lines = v.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 3, v.stdout)
+        let first = try XCTUnwrap(lines.first)
+        XCTAssertTrue(first.hasPrefix("studio "), first)
+        // Built from this checkout: the commit git names, 12 hex digits.
+        let commit = try XCTUnwrap(first.range(of: #"commit [0-9a-f]{12}"#, options: .regularExpression), "the commit is named: \(first)")
+        XCTAssertEqual(first[commit].count, 19)
+        XCTAssertEqual(lines[1], "adapter ABI 1")
+        XCTAssertTrue(lines[2].hasPrefix("models: all 4 in "), lines[2])
+        let empty = try tempDir()
+        let bare = try run(["--version"], env: ["STUDIO_HOME": empty.path])
+        XCTAssertEqual(bare.status, 0)
+        XCTAssertTrue(bare.stdout.contains("models: 0 of 4") && bare.stdout.contains("missing mmod_human_face_detector.dat"), bare.stdout)
+    }
+
     func testFacesJSONLineContract() throws {
         let img = try photo("obama.jpg")
         let r = try run(["faces", "--json", "--upsample", "0", img])
