@@ -10,10 +10,12 @@
 #   1. Debian packages (apt-get; only when one is missing, and only then `apt-get update`)
 #   2. model weights  -> $STUDIO_HOME/models    (PyPI sdist face-recognition-models==0.3.0, CC0 files only)
 #   3. generator      -> $STUDIO_HOME/models    (PyPI wheel gan-face-generate==1.1.1: weights.tar only)
-#   4. test images    -> $STUDIO_HOME/testdata  (dlib's examples/johns from Debian's dlib source package;
-#                                                 face_recognition==1.3.0 sdist test photos)
+#   4. test images    -> $STUDIO_HOME/testdata  (face_recognition==1.3.0 sdist test photos; install and
+#                                                 test modes: dlib's examples/johns from Debian's dlib
+#                                                 source package, and the dlib oracle's libdlib-dev, g++)
 #   5. swift build -c release  (test mode: with -Xswiftc -enable-testing --build-tests)
-#   6. /usr/local/bin/studio -> the release build (studio on PATH)
+#   6. /usr/local/bin/studio -> the release build (studio on PATH); install and run modes also
+#      install the man page (man studio), generated from the commands' help
 # Everything fetched is pinned by version and SHA-256.  STUDIO_HOME defaults to ~/.studio.
 # Progress ("setup: ...") and tool output go to stderr; the main job's and the tests' output to stdout.
 #
@@ -21,7 +23,7 @@
 set -euo pipefail
 
 usage() {
-    sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # ----------------------------------------------------------------------------- arguments
@@ -46,7 +48,10 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 
 # ----------------------------------------------------------------------------- pins
 APT_PACKAGES=(libpng-dev libjpeg-dev libcurl4-openssl-dev libjson-c-dev libopenblas-dev ffmpeg
-              libsqlite3-dev pkg-config libdlib-dev g++)
+              libsqlite3-dev pkg-config)
+# The dlib oracle (tools/oracle: test fixtures' reference and the benchmarks' baseline): install and
+# test modes only, since the main job (run mode) needs neither it nor dlib's example chips (johns).
+ORACLE_PACKAGES=(libdlib-dev g++)
 
 # Model weights: PyPI source distribution (the weights live only in the sdist).
 MODELS_PKG=face-recognition-models==0.3.0
@@ -260,6 +265,7 @@ pkg_installed() { [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)"
 step_apt() {
     step_begin apt
     local wanted=("${APT_PACKAGES[@]}") missing=() p
+    [ "$MODE" = run ] || wanted+=("${ORACLE_PACKAGES[@]}")
     # Tools this script itself uses, added only when absent.
     command -v bzip2 >/dev/null 2>&1 || wanted+=(bzip2)
     command -v python3 >/dev/null 2>&1 || wanted+=(python3)
@@ -465,11 +471,14 @@ step_testdata() {
     step_begin testdata
     mkdir -p "$TESTDATA_DIR"
     local done_=() fetched=()
-    if set_present johns "$JOHNS_SHA256"; then done_+=("johns"); else fetch_johns; fetched+=("johns"); fi
+    local n=$(pin_count "$FACEREC_SHA256") sets="face_recognition"
+    if [ "$MODE" = run ]; then
+        log "johns (dlib's example chips, ~209 MB source package) are for the tests and benchmarks: not needed by run mode"
+    elif set_present johns "$JOHNS_SHA256"; then done_+=("johns"); n=$(( n + $(pin_count "$JOHNS_SHA256") )); sets="johns + $sets"
+    else fetch_johns; fetched+=("johns"); fi
     if set_present face_recognition "$FACEREC_SHA256"; then done_+=("face_recognition"); else fetch_facerec; fetched+=("face_recognition"); fi
-    local n=$(( $(pin_count "$JOHNS_SHA256") + $(pin_count "$FACEREC_SHA256") ))
     if [ "${#fetched[@]}" -eq 0 ]; then
-        log "johns + face_recognition present with pinned SHA-256 ($n files, no fetch)"
+        log "$sets present with pinned SHA-256 ($n files, no fetch)"
         step_end "ok, $n files verified"
     else
         step_end "fetched: ${fetched[*]}${done_:+; already present: ${done_[*]}}"
@@ -518,6 +527,21 @@ step_link() {
     if [ "$(readlink "$link" 2>/dev/null || true)" = "$target" ]; then log "$link -> $target (present)"; return; fi
     if [ -e "$link" ] && [ ! -L "$link" ]; then log "warning: $link exists and is not a link: left alone; run $target"; return; fi
     if [ "${AS_ROOT[0]:-}" != __no_root__ ] && as_root ln -sfn "$target" "$link" 2>/dev/null; then log "linked $link -> $target"; else log "warning: could not link $link (no root): run $target"; fi
+}
+
+# The man page, made from the commands' own help by swift-argument-parser's generate-manual plugin
+# (install and run modes: in test mode it would rebuild studio without -enable-testing).
+step_manual() {
+    [ "${SETUP_SKIP_BUILD:-0}" = 1 ] && return
+    [ "$MODE" = test ] && return
+    local page="$REPO_ROOT/.build/plugins/GenerateManual/outputs/studio/studio.1" dest=/usr/local/share/man/man1/studio.1
+    log "swift package generate-manual"
+    if ! (cd "$REPO_ROOT" && swift package --manifest-cache none generate-manual >&2) || [ ! -s "$page" ]; then
+        log "warning: the man page could not be generated (studio --help has the same text)"; return
+    fi
+    if cmp -s "$page" "$dest"; then log "$dest (present)"; return; fi
+    if [ "${AS_ROOT[0]:-}" != __no_root__ ] && as_root install -D -m 0644 "$page" "$dest" 2>/dev/null; then log "installed $dest (man studio)"
+    else log "warning: could not install $dest (no root): man -l $page"; fi
 }
 
 # ============================================================================= MAIN JOB (mode: run)
@@ -608,6 +632,7 @@ step_generator
 step_testdata
 step_build
 step_link
+step_manual
 case "$MODE" in
     run)  step_run ;;
     test) step_test; step_scaffold ;;

@@ -119,7 +119,7 @@ struct BenchFaces: ParsableCommand {
         p.arguments = [script]
         try p.run(); p.waitUntilExit()
         guard p.terminationStatus == 0, FileManager.default.isExecutableFile(atPath: oracle) else {
-            throw BadInput("building the dlib oracle failed (is libdlib-dev installed? scripts/setup.sh installs it)")
+            throw BadInput("building the dlib oracle failed (is libdlib-dev installed? `bash scripts/setup.sh install` installs it with g++)")
         }
         return oracle
     }
