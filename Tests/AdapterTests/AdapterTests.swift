@@ -56,6 +56,13 @@ final class AdapterTests: XCTestCase {
         }
         let running = try parse(201, #"{"id":"p1","status":"processing","urls":{"get":"https://api.replicate.com/v1/predictions/p1"}}"#)
         XCTAssertEqual(running, JobUpdate(state: "running", pollURL: "https://api.replicate.com/v1/predictions/p1", jobId: "p1"))
+        // urls.cancel becomes the job's cancel plan, only on api.replicate.com and only a .../cancel route.
+        let api = "https://api.replicate.com/v1/predictions/p1"
+        let cancellable = try parse(201, #"{"id":"p1","status":"starting","urls":{"get":"\#(api)","cancel":"\#(api)/cancel"}}"#)
+        XCTAssertEqual(cancellable.cancel, HTTPRequestPlan(purpose: "cancel", method: "POST", url: api + "/cancel"))
+        for hostile in ["https://evil.example/v1/predictions/p1/cancel", "http://api.replicate.com/v1/predictions/p1/cancel", api + "/delete"] {
+            XCTAssertNil(try parse(201, #"{"id":"p1","status":"starting","urls":{"get":"\#(api)","cancel":"\#(hostile)"}}"#).cancel, hostile)
+        }
         let done = try parse(200, #"{"id":"p1","status":"succeeded","output":["https://replicate.delivery/x/out-0.png"]}"#)
         XCTAssertEqual(done.outputs, [.init(url: "https://replicate.delivery/x/out-0.png", kind: "image")])
         XCTAssertEqual(done.state, "succeeded")

@@ -191,12 +191,14 @@ final class FluxPuLIDAndRunwayTests: XCTestCase {
         let a = try Self.load("RunwayGen4")
         let id = "17f20503-6c24-4c16-946b-35dbbce2af2f"
         let poll = "https://api.dev.runwayml.com/v1/tasks/\(id)"
-        XCTAssertEqual(try Self.parse(a, 200, #"{"id":"\#(id)"}"#).get(), JobUpdate(state: "queued", pollURL: poll, jobId: id))
+        // Runway cancels (or deletes) a task with DELETE /v1/tasks/{id}.
+        let cancel = HTTPRequestPlan(purpose: "cancel", method: "DELETE", url: poll)
+        XCTAssertEqual(try Self.parse(a, 200, #"{"id":"\#(id)"}"#).get(), JobUpdate(state: "queued", pollURL: poll, jobId: id, cancel: cancel))
         XCTAssertEqual(try Self.parse(a, 200, #"{"id":"\#(id)","status":"PENDING"}"#, purpose: "poll").get().state, "queued")
         XCTAssertEqual(try Self.parse(a, 200, #"{"id":"\#(id)","status":"THROTTLED"}"#, purpose: "poll").get(),
-                       JobUpdate(state: "queued", pollURL: poll, jobId: id))
+                       JobUpdate(state: "queued", pollURL: poll, jobId: id, cancel: cancel))
         XCTAssertEqual(try Self.parse(a, 200, #"{"id":"\#(id)","status":"RUNNING","progress":0.4}"#, purpose: "poll").get(),
-                       JobUpdate(state: "running", pollURL: poll, jobId: id))
+                       JobUpdate(state: "running", pollURL: poll, jobId: id, cancel: cancel))
         let out = "https://dnznrvs05pmza.cloudfront.net/abc/output.png?_jwt=x"
         XCTAssertEqual(try Self.parse(a, 200, #"{"id":"\#(id)","status":"SUCCEEDED","output":["\#(out)"]}"#, purpose: "poll").get(),
                        JobUpdate(state: "succeeded", outputs: [.init(url: out, kind: "image")], jobId: id))
