@@ -170,10 +170,10 @@ struct Gen: ParsableCommand {
         do { writer = try RunFolder(final: folder) } catch { throw BadInput("\(error)") }
 
         if !store.json {
-            print("studio gen: \(count) shot(s) of \(characterRecord.name) on the local backend, seed \(firstSeed), up to \(maxAttempts) attempt(s) each")
-            print("verifying against the \(engine.calibrationLine)")
+            warn("studio gen: \(count) shot(s) of \(characterRecord.name) on the local backend, seed \(firstSeed), up to \(maxAttempts) attempt(s) each")
+            warn("verifying against the \(engine.calibrationLine)")
             let plan = LocalPrompts.plan(prompt)
-            for m in plan.messages { print("prompt: \(m)") }
+            for m in plan.messages { warn("prompt: \(m)") }
         }
         let started = monotonicSeconds()
         var runs: [ShotRun] = []
@@ -188,7 +188,7 @@ struct Gen: ParsableCommand {
                     bar?.update(p.total > 0 ? p.done * 100 / p.total : 0)
                 case .attemptFinished(_, let a):
                     bar?.update(100)
-                    if !store.json { print("  " + GenText.attemptLine(shot: i, a, threshold: engine.calibration.threshold)) }
+                    if !store.json { warn("  " + GenText.attemptLine(shot: i, a, threshold: engine.calibration.threshold)) }
                 }
             }
             if !store.json { print("shot \(i + 1): \(run.result.summary)") }

@@ -118,12 +118,12 @@ struct RemoteGen {
                                     modelVersion: spec.modelVersion,
                                     log: { line in if !quiet { warn("  " + line) } })
         if !json {
-            print("studio gen: \(spec.count) shot(s) of \(c.name) on \(m.name) (\(m.provider) \(m.model)), seed \(spec.seed), up to \(spec.maxAttempts) attempt(s) each")
-            print(Self.spendLine(spec, sentBefore: journal.jobsSent))
-            if let e = route.emulator { print("EMULATED: requests for \(m.provider) go to the emulator at \(e), not to the provider") }
-            print("run folder (until complete): \(writer.partial); if interrupted: studio runs resume \(writer.partial)")
-            print("verifying against the \(calibrationLine)")
-            for line in backend.surfaceMessages { print("surface: " + line) }
+            warn("studio gen: \(spec.count) shot(s) of \(c.name) on \(m.name) (\(m.provider) \(m.model)), seed \(spec.seed), up to \(spec.maxAttempts) attempt(s) each")
+            warn(Self.spendLine(spec, sentBefore: journal.jobsSent))
+            if let e = route.emulator { warn("EMULATED: requests for \(m.provider) go to the emulator at \(e), not to the provider") }
+            warn("run folder (until complete): \(writer.partial); if interrupted: studio runs resume \(writer.partial)")
+            warn("verifying against the \(calibrationLine)")
+            for line in backend.surfaceMessages { warn("surface: " + line) }
         }
         let loop = VerificationLoop(maxAttempts: spec.maxAttempts)
         let started = monotonicSeconds()
@@ -132,9 +132,9 @@ struct RemoteGen {
             let shot = ShotRequest(index: i, prompt: spec.prompt, negatives: spec.negatives, seed: spec.seed &+ UInt64(i))
             let run = loop.run(shot: shot, character: c, backend: backend, judge: judge) { event in
                 if case .attemptFinished(_, let a) = event, !quiet {
-                    print("  " + GenText.attemptLine(shot: i, a, threshold: calibration.threshold))
+                    warn("  " + GenText.attemptLine(shot: i, a, threshold: calibration.threshold))
                     for f in a.frames ?? [] {
-                        print("    frame \(f.index) at \(fmt(f.seconds, 1)) s: " + (f.distance.map { "distance \(fmt($0, 3)) \(f.verdict.rawValue)" } ?? "no face"))
+                        warn("    frame \(f.index) at \(fmt(f.seconds, 1)) s: " + (f.distance.map { "distance \(fmt($0, 3)) \(f.verdict.rawValue)" } ?? "no face"))
                     }
                 }
             }
@@ -263,7 +263,7 @@ struct RunsResume: ParsableCommand {
         if let n = maxJobs { spec.maxJobs = n }
         let writer: RunFolder
         do { writer = try RunFolder(resuming: partial) } catch { throw BadInput("\(error)") }
-        if !json { print("resuming run \(spec.id) (\(spec.backend), \(spec.count) shot(s))") }
+        if !json { warn("resuming run \(spec.id) (\(spec.backend), \(spec.count) shot(s))") }
         let prepared = try RemoteGen.prepare(spec)
         try RemoteGen(spec: spec, writer: writer, json: json, resubmitUnanswered: resubmitUnanswered).run(prepared)
     }

@@ -97,7 +97,7 @@ final class GenCLITests: XCTestCase {
         }
         let s1 = a[0]["strictness"] as! [String: Any], s2 = a[1]["strictness"] as! [String: Any]
         XCTAssertGreaterThan(s2["identityStrength"] as! Double, s1["identityStrength"] as! Double)
-        XCTAssertTrue(r.stdout.contains("targeting"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("targeting"), "attempt lines are status, on stderr: \(r.stderr)")
     }
 
     /// A real-photo character: the generator has no latent for it, so the backend searches the whole latent

@@ -52,7 +52,8 @@ final class RemoteGenCLITests: XCTestCase {
         let resumed = try CLI.run(["runs", "resume", out + ".partial"], env: env)
         XCTAssertEqual(resumed.status, 0, resumed.stdout + resumed.stderr)
         XCTAssertTrue(resumed.stderr.contains("resuming job \(jobId) (not resubmitted)"), resumed.stderr)
-        XCTAssertTrue(resumed.stdout.contains("at most 1 paid job(s) (1 shot(s) x 1 attempt(s))"), "the spend bound is stated: \(resumed.stdout)")
+        XCTAssertTrue(resumed.stderr.contains("at most 1 paid job(s) (1 shot(s) x 1 attempt(s))"), "the spend bound is stated: \(resumed.stderr)")
+        XCTAssertFalse(resumed.stdout.contains("paid job"), "status lines stay off stdout")
         XCTAssertEqual(emu.seen.jobs, 1, "the job was not submitted again")
         XCTAssertEqual(emu.seen.submitAttempts, 1)
         let r = try report(out)
@@ -120,7 +121,7 @@ final class RemoteGenCLITests: XCTestCase {
         let r = try CLI.run(["gen", "--backend", "replicate-instantid", "--character", "ada", "--prompt", "portrait", "--seed", "4",
                              "--count", "2", "--max-attempts", "1", "--poll-interval", "0", "--max-jobs", "1", "--out", out], env: env)
         XCTAssertEqual(r.status, 1, r.stderr)
-        XCTAssertTrue(r.stdout.contains("at most 1 paid job(s) (2 shot(s) x 1 attempt(s), capped by --max-jobs 1)"), r.stdout)
+        XCTAssertTrue(r.stderr.contains("at most 1 paid job(s) (2 shot(s) x 1 attempt(s), capped by --max-jobs 1)"), r.stderr)
         XCTAssertTrue(r.stderr.contains("stopped at the job cap (--max-jobs 1): 1 job(s) sent"), r.stderr)
         XCTAssertEqual(emu.seen.submitAttempts, 1, "nothing is sent past the cap")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out), "the run is not complete")
