@@ -67,6 +67,7 @@ struct CharacterAdd: ParsableCommand {
     @Option(help: "Use this face (detector order) when a reference has several; default: the largest.") var face: Int?
     @Flag(help: "Accept references that fail a quality check (they count little in the identity).") var allowLowQuality = false
     @Option(help: "Detector upsampling for the references.") var upsample: Int = 0
+    @Flag(help: "Every quality check's measurement and every attribute's components (as in --json).") var verbose = false
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
@@ -87,26 +88,43 @@ struct CharacterAdd: ParsableCommand {
         try withStore { s in try s.add(reg.character, images: reg.images) }
         for w in reg.warnings { warn("warning: \(w)") }
         if store.json { print(try characterJSON(reg.character)); return }
-        printCharacter(reg.character, heading: "added")
+        printCharacter(reg.character, heading: "added", verbose: verbose)
     }
 }
 
-func printCharacter(_ c: CharacterRecord, heading: String) {
+/// A character at a glance: one line per reference (its failed and warned checks spelled out) and the
+/// attributes on one line; `verbose` adds every check's measurement and every attribute's components.
+func printCharacter(_ c: CharacterRecord, heading: String, verbose: Bool) {
     print("\(heading) \(c.name) (tenant \(c.tenant), id \(c.id)), \(c.references.count) reference\(c.references.count == 1 ? "" : "s")")
     if !c.metadata.isEmpty {
         print("  " + c.metadata.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
     }
     for (i, r) in c.references.enumerated() {
-        print("  reference \(i + 1): \(r.fileName) \(r.width)x\(r.height), weight \(fmt(r.quality.weight, 2)), distance to identity \(fmt(r.face.descriptor.distance(to: c.identity), 3))")
+        print("  reference \(i + 1): \(r.fileName) \(r.width)x\(r.height), weight \(fmt(r.quality.weight, 2)), distance to identity \(fmt(r.face.descriptor.distance(to: c.identity), 3)); "
+              + checksSummary(r.quality.checks))
+        guard verbose else { continue }
         for q in r.quality.checks {
             print("    \(q.verdict.rawValue.padding(toLength: 5, withPad: " ", startingAt: 0)) \(q.name.padding(toLength: 11, withPad: " ", startingAt: 0)) \(fmt(q.value, 3)) (\(q.rule) \(fmt(q.threshold, 3)))  \(q.detail)")
         }
     }
+    let items = c.attributes.items.sorted(by: { $0.key < $1.key })
+    guard verbose else {
+        print("  attributes: " + items.map { "\($0.key) \($0.value.label)" }.joined(separator: ", "))
+        return
+    }
     print("  attributes:")
-    for (k, a) in c.attributes.items.sorted(by: { $0.key < $1.key }) {
+    for (k, a) in items {
         let vals = zip(a.components, a.values).map { "\($0)=\(fmt($1, 2))" }.joined(separator: " ")
         print("    \(k): \(a.label) [\(vals)] — measured in \(a.region)")
     }
+}
+
+/// "all 7 checks pass", or the ones that did not: "warn sharpness 1.900 (>= 3.500), fail lighting ...".
+func checksSummary(_ checks: [QualityCheck]) -> String {
+    let off = checks.filter { $0.verdict != .pass }.sorted { $0.verdict > $1.verdict }
+    guard !off.isEmpty else { return "all \(checks.count) checks pass" }
+    return off.map { "\($0.verdict.rawValue) \($0.name) \(fmt($0.value, 3)) (pass \($0.rule) \(fmt($0.threshold, 3)))" }.joined(separator: ", ")
+        + "; the other \(checks.count - off.count) pass"
 }
 
 struct CharacterList: ParsableCommand {
@@ -127,10 +145,11 @@ struct CharacterList: ParsableCommand {
 struct CharacterShow: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a character: references, quality, attributes.")
     @Argument var name: String
+    @Flag(help: "Every quality check's measurement and every attribute's components (as in --json).") var verbose = false
     @OptionGroup var store: StoreOptions
     func run() throws {
         let c = try withStore { try $0.character(named: name, tenant: store.tenant) }
-        if store.json { print(try characterJSON(c)) } else { printCharacter(c, heading: "character") }
+        if store.json { print(try characterJSON(c)) } else { printCharacter(c, heading: "character", verbose: verbose) }
     }
 }
 

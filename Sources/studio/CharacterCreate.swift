@@ -22,6 +22,7 @@ struct CharacterCreate: ParsableCommand {
     @Argument(help: "The character's name (unique per tenant).") var name: String
     @Option(help: "Generator seed: the same seed gives the same face.") var seed: UInt64
     @Option(help: "References to render and store (the seed's face and variations), 1...16.") var references: Int = 3
+    @Flag(help: "Every quality check's measurement and every attribute's components (as in --json).") var verbose = false
     @OptionGroup var store: StoreOptions
 
     func run() throws {
@@ -59,7 +60,7 @@ struct CharacterCreate: ParsableCommand {
         try withStore { s in try s.add(reg.character, images: reg.images) }
         for w in reg.warnings { warn("warning: \(w)") }
         if store.json { print(try characterJSON(reg.character)); return }
-        printCharacter(reg.character, heading: "created")
+        printCharacter(reg.character, heading: "created", verbose: verbose)
         let kept = rendered.distancesToSeed.dropFirst().map { fmt($0, 3) }.joined(separator: ", ")
         print("  variations: \(rendered.attempts) tried, \(rendered.references.count - 1) kept"
               + (kept.isEmpty ? "" : " (distance to the seed face \(kept); bound \(fmt(options.maxDistanceToSeed, 3)))"))
