@@ -7,15 +7,16 @@ import Darwin
 
 /// One data point of a plot.
 public struct PlotPoint: Sendable, Equatable {
-    /// How a point is marked: a verdict (distinct colour and shape) or plain (the series' colour).
+    /// How a point is marked. Every marker is drawn in its series' colour, so series stay apart; the
+    /// verdict is told by the shape.
     public enum Marker: Sendable, Equatable, CaseIterable {
-        /// Filled circle in `Colour.pass` (green).
+        /// Filled circle.
         case pass
-        /// Diagonal cross in `Colour.fail` (red).
+        /// Diagonal cross (×).
         case fail
-        /// Filled diamond in `Colour.uncertain` (amber).
+        /// Hollow diamond (filled with the background).
         case uncertain
-        /// Filled square in the series' colour.
+        /// Filled square.
         case plain
     }
     public var x: Double
@@ -373,9 +374,8 @@ public struct LinePlot: Sendable {
         }
     }
 
-    /// A marker of radius `size` centred on a pixel: pass a filled circle, fail a cross, uncertain a
-    /// filled diamond (each in its verdict colour, outlined with the series colour), plain a square
-    /// in the series colour.
+    /// A marker of radius `size` centred on a pixel, all in the series colour: pass a filled circle,
+    /// fail a cross, uncertain a hollow diamond (its inside the background), plain a square.
     func marker(_ img: inout RGBImage, _ m: PlotPoint.Marker, at c: (x: Int, y: Int), size r: Int, seriesColour: Colour, clip: Rect?) {
         let bounds = clip ?? Rect(left: 0, top: 0, right: img.width - 1, bottom: img.height - 1)
         func dot(_ x: Int, _ y: Int, _ col: Colour) {
@@ -383,22 +383,19 @@ public struct LinePlot: Sendable {
                 img.fill(Rect(left: x, top: y, right: x, bottom: y), col)
             }
         }
-        let o = r + 1   // outline radius
+        let o = r + 1   // outer radius
+        let stroke = max(1, r / 2)
         switch m {
         case .pass:
-            for dy in -o...o { for dx in -o...o {
-                let d2 = dx * dx + dy * dy
-                if d2 <= r * r { dot(c.x + dx, c.y + dy, Colour.pass) } else if d2 <= o * o + o { dot(c.x + dx, c.y + dy, seriesColour) }
-            }}
+            for dy in -o...o { for dx in -o...o where dx * dx + dy * dy <= o * o { dot(c.x + dx, c.y + dy, seriesColour) } }
         case .uncertain:
             for dy in -o...o { for dx in -o...o {
                 let d = abs(dx) + abs(dy)
-                if d <= r { dot(c.x + dx, c.y + dy, Colour.uncertain) } else if d <= o { dot(c.x + dx, c.y + dy, seriesColour) }
+                if d <= o - stroke { dot(c.x + dx, c.y + dy, background) } else if d <= o { dot(c.x + dx, c.y + dy, seriesColour) }
             }}
         case .fail:
-            let w = max(1, r / 2)
-            for k in -o...o { for t in 0..<w + 1 {
-                dot(c.x + k, c.y + k + t - w / 2, Colour.fail); dot(c.x + k, c.y - k + t - w / 2, Colour.fail)
+            for k in -o...o { for t in 0..<stroke + 1 {
+                dot(c.x + k, c.y + k + t - stroke / 2, seriesColour); dot(c.x + k, c.y - k + t - stroke / 2, seriesColour)
             }}
         case .plain:
             for dy in -r...r { for dx in -r...r { dot(c.x + dx, c.y + dy, seriesColour) } }

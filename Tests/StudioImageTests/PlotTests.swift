@@ -64,11 +64,21 @@ final class PlotTests: XCTestCase {
             let c = L.pixel(x: p.x, y: p.y)
             XCTAssertGreaterThan(count(img, blue, xs: (c.x - 8)...(c.x + 8), ys: (c.y - 8)...(c.y + 8)), 0, "series colour near (\(p.x), \(p.y))")
         }
-        // Verdict markers in their colours at their points.
+        // Verdicts are told by shape, every marker in the series colour (so shots stay apart): a filled
+        // circle (pass) covers the pixel straight above its centre, a cross (fail) does not, and a
+        // hollow diamond (uncertain) leaves its centre the background.
         let pass = L.pixel(x: 5, y: 0.44), fail = L.pixel(x: 1, y: 0.71), unsure = L.pixel(x: 4, y: 0.52)
-        XCTAssertEqual(colour(img, pass.x, pass.y), Colour.pass)
-        XCTAssertEqual(colour(img, fail.x, fail.y), Colour.fail)
-        XCTAssertEqual(colour(img, unsure.x, unsure.y), Colour.uncertain)
+        let r = 3 * L.textScale
+        XCTAssertEqual(colour(img, pass.x, pass.y), blue)
+        XCTAssertEqual(colour(img, pass.x, pass.y - r), blue, "a filled circle")
+        XCTAssertEqual(colour(img, fail.x, fail.y), blue)
+        XCTAssertNotEqual(colour(img, fail.x, fail.y - r), blue, "a cross, open above its centre")
+        XCTAssertEqual(colour(img, fail.x + r, fail.y - r), blue, "on the cross's arm")
+        XCTAssertEqual(colour(img, unsure.x, unsure.y), plot.background, "a hollow diamond")
+        XCTAssertEqual(colour(img, unsure.x + r + 1, unsure.y), blue, "its outline")
+        for verdict in [Colour.pass, Colour.fail, Colour.uncertain] {
+            XCTAssertEqual(count(img, verdict, xs: L.plot.left...L.plot.right, ys: L.plot.top...L.plot.bottom), 0, "no verdict colour hides the series'")
+        }
         // Data is drawn over the threshold line, not under it: where the segment from attempt 4 (0.52)
         // to 5 (0.44) crosses 0.508 the pixel is the series colour.
         let cross = L.pixel(x: 4 + (0.52 - 0.508) / (0.52 - 0.44), y: 0.508)
@@ -114,7 +124,7 @@ final class PlotTests: XCTestCase {
         XCTAssertTrue(L.yRange.contains(0.4) && L.yRange.upperBound > L.yRange.lowerBound)
         let img = one.render()
         let c = L.pixel(x: 1, y: 0.4)
-        XCTAssertEqual(colour(img, c.x, c.y), Colour.pass)
+        XCTAssertEqual(colour(img, c.x, c.y), blue, "the pass marker, in the series colour")
         XCTAssertEqual(L.xTicks, [0, 1, 2])
         // Tiny images and degenerate given ranges do not divide by zero either.
         XCTAssertNoThrow(one.render(width: 1, height: 1))
