@@ -99,7 +99,7 @@ let package = Package(
         ),
 
         // MARK: - Network (the host's HTTP client for remote-API adapters)
-        .target(name: "StudioNet", dependencies: ["CCurl", "AdapterSDK"], swiftSettings: swiftSettings),
+        .target(name: "StudioNet", dependencies: ["CCurl"], swiftSettings: swiftSettings),
 
         // MARK: - Adapter platform
         // The C ABI (one header), the SDK an adapter author imports, and the host side that loads them.
@@ -159,7 +159,7 @@ let package = Package(
         .testTarget(name: "StudioCLITests", dependencies: ["studio", "StudioEmulator", "StudioKit", "StudioImage"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioStoreTests", dependencies: ["StudioStore", "StudioKit"], swiftSettings: swiftSettings),
         .testTarget(name: "AdapterTests", dependencies: ["StudioAdapterHost", "AdapterSDK", "CStudioAdapter", "ProviderContracts"], swiftSettings: swiftSettings),
-        .testTarget(name: "StudioNetTests", dependencies: ["StudioNet", "StudioEmulator"], swiftSettings: swiftSettings),
+        .testTarget(name: "StudioNetTests", dependencies: ["StudioNet", "StudioEmulator", "StudioKit"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioRemoteTests", dependencies: ["StudioRemote", "StudioEmulator", "StudioNet", "StudioAdapterHost", "AdapterSDK", "StudioKit", "StudioImage"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "ProviderContractsTests", dependencies: ["ProviderContracts", "AdapterSDK"], swiftSettings: swiftSettings),

@@ -1,4 +1,3 @@
-import AdapterSDK
 
 /// One HTTP request as the host sends it. Header values may carry secrets: nothing in StudioNet
 /// writes them into an error or a description.
@@ -92,31 +91,5 @@ public enum NetError: Error, Sendable, Equatable, CustomStringConvertible {
             }
         }
         return String(s)
-    }
-}
-
-extension HTTPRequest {
-    /// The request for an adapter's plan: a JSON body with `Content-Type: application/json`, or a
-    /// multipart body (file parts carry `images[imageIndex]`) with its boundary; a Content-Type the plan
-    /// sets itself is kept for JSON. Authentication headers are the caller's (the host adds them when
-    /// `plan.authenticated`, after `ManifestValidator` has accepted the plan).
-    public init<R: RandomNumberGenerator>(plan: HTTPRequestPlan, images: [[UInt8]], random: inout R) throws(MultipartBody.BuildError) {
-        var headers = plan.headers
-        var body: [UInt8] = []
-        func setContentType(_ value: String, replace: Bool) {
-            let existing = headers.keys.filter { $0.lowercased() == "content-type" }
-            if !existing.isEmpty && !replace { return }
-            for k in existing { headers.removeValue(forKey: k) }
-            headers["Content-Type"] = value
-        }
-        if let parts = plan.multipart {
-            let built = try MultipartBody.build(parts: MultipartBody.parts(from: parts, images: images), random: &random)
-            body = built.body
-            setContentType(built.contentType, replace: true)
-        } else if let json = plan.jsonBody {
-            body = Array(json.utf8)
-            setContentType("application/json", replace: false)
-        }
-        self.init(method: plan.method.uppercased(), url: plan.url, headers: headers, body: body)
     }
 }

@@ -1,7 +1,6 @@
 import Foundation
-import AdapterSDK
 
-/// multipart/form-data (RFC 7578) for `HTTPRequestPlan.multipart`.
+/// multipart/form-data (RFC 7578): building a body from parts, with a boundary absent from them.
 public enum MultipartBody {
     public enum Part: Sendable, Equatable {
         case text(name: String, value: String)
@@ -68,18 +67,6 @@ public enum MultipartBody {
             do { return try build(parts: parts, boundary: boundary) } catch .boundaryInContent { continue }
         }
         throw .boundaryInContent(partName: parts.first?.name ?? "")
-    }
-
-    /// The parts of a plan: text parts as they are, file parts with the bytes of `images[imageIndex]`.
-    public static func parts(from plan: [HTTPRequestPlan.Part], images: [[UInt8]]) throws(BuildError) -> [Part] {
-        var out: [Part] = []
-        for p in plan {
-            if let text = p.text { out.append(.text(name: p.name, value: text)); continue }
-            guard let i = p.imageIndex, images.indices.contains(i) else { throw .missingImage(partName: p.name) }
-            out.append(.file(name: p.name, fileName: p.fileName ?? "image\(i)", contentType: p.mimeType ?? "application/octet-stream",
-                             bytes: images[i]))
-        }
-        return out
     }
 
     /// A name or file name inside a quoted-string: `"`, CR and LF percent-encoded (as browsers do).

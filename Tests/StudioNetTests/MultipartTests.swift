@@ -1,5 +1,5 @@
 import XCTest
-import AdapterSDK
+import StudioKit
 @testable import StudioNet
 
 final class MultipartTests: XCTestCase {
@@ -56,16 +56,8 @@ final class MultipartTests: XCTestCase {
         XCTAssertThrowsError(try MultipartBody.build(parts: [], boundary: "")) { XCTAssertEqual($0 as? MultipartBody.BuildError, .invalidBoundary) }
         XCTAssertThrowsError(try MultipartBody.build(parts: [], boundary: "a\"b"))
         XCTAssertThrowsError(try MultipartBody.build(parts: [], boundary: String(repeating: "a", count: 71)))
-        var rng = SeededRandom(seed: 5)
+        var rng = SplitMix64(seed: 5)
         XCTAssertNoThrow(try MultipartBody.build(parts: [.text(name: "a", value: "studio-")], random: &rng))
-    }
-
-    func testFromPlanParts() throws {
-        let plan = [HTTPRequestPlan.Part(name: "prompt", text: "hi"),
-                    HTTPRequestPlan.Part(name: "image", imageIndex: 1, fileName: "ref.jpg", mimeType: "image/jpeg")]
-        let parts = try MultipartBody.parts(from: plan, images: [[1], [2, 3]])
-        XCTAssertEqual(parts, [.text(name: "prompt", value: "hi"), .file(name: "image", fileName: "ref.jpg", contentType: "image/jpeg", bytes: [2, 3])])
-        XCTAssertThrowsError(try MultipartBody.parts(from: plan, images: [[1]]))
     }
 
     func testMultipartPostReachesServer() throws {

@@ -1,7 +1,7 @@
 import XCTest
+import StudioKit
 import Foundation
 @testable import StudioNet
-import AdapterSDK
 
 /// Records the delays the client asks for instead of sleeping.
 final class SleepRecorder: @unchecked Sendable {
@@ -51,7 +51,7 @@ final class HTTPClientTests: XCTestCase {
         let server = try LoopbackServer([.init(status: 429, headers: ["Retry-After": "3"]), .init(status: 200, body: Array("ok".utf8))])
         defer { server.stop() }
         let rec = SleepRecorder()
-        var rng = SeededRandom(seed: 1)
+        var rng = SplitMix64(seed: 1)
         let r = try client(rec).send(HTTPRequest(url: server.url), retry: RetryPolicy(maxAttempts: 4, baseDelay: 0.1, maxDelay: 10), random: &rng)
         XCTAssertEqual(r.status, 200)
         XCTAssertEqual(server.requests.count, 2)
@@ -62,7 +62,7 @@ final class HTTPClientTests: XCTestCase {
         let server = try LoopbackServer([.init(status: 429, headers: ["Retry-After": "600"]), .init(status: 200)])
         defer { server.stop() }
         let rec = SleepRecorder()
-        var rng = SeededRandom(seed: 1)
+        var rng = SplitMix64(seed: 1)
         _ = try client(rec).send(HTTPRequest(url: server.url), retry: RetryPolicy(maxAttempts: 2, baseDelay: 0.1, maxDelay: 5), random: &rng)
         XCTAssertEqual(rec.delays, [5])
     }
@@ -71,7 +71,7 @@ final class HTTPClientTests: XCTestCase {
         let server = try LoopbackServer([.init(status: 503), .init(status: 503), .init(status: 200, body: Array("done".utf8))])
         defer { server.stop() }
         let rec = SleepRecorder()
-        var rng = SeededRandom(seed: 7)
+        var rng = SplitMix64(seed: 7)
         let r = try client(rec).send(HTTPRequest(url: server.url), retry: RetryPolicy(maxAttempts: 5, baseDelay: 1, maxDelay: 60, jitter: .equal),
                                      random: &rng)
         XCTAssertEqual(r.status, 200)
@@ -89,7 +89,7 @@ final class HTTPClientTests: XCTestCase {
         let server = try LoopbackServer([.init(status: 500), .init(status: 502)])
         defer { server.stop() }
         let rec = SleepRecorder()
-        var rng = SeededRandom(seed: 3)
+        var rng = SplitMix64(seed: 3)
         let r = try client(rec).send(HTTPRequest(url: server.url), retry: RetryPolicy(maxAttempts: 2, baseDelay: 0.01), random: &rng)
         XCTAssertEqual(r.status, 502)
         XCTAssertEqual(server.requests.count, 2)
@@ -100,7 +100,7 @@ final class HTTPClientTests: XCTestCase {
         let server = try LoopbackServer([.init(status: 422, body: Array("bad".utf8)), .init(status: 200)])
         defer { server.stop() }
         let rec = SleepRecorder()
-        var rng = SeededRandom(seed: 1)
+        var rng = SplitMix64(seed: 1)
         let r = try client(rec).send(HTTPRequest(method: "POST", url: server.url, body: [1, 2]), retry: RetryPolicy(), random: &rng)
         XCTAssertEqual(r.status, 422)
         XCTAssertEqual(server.requests.count, 1)
@@ -111,7 +111,7 @@ final class HTTPClientTests: XCTestCase {
         let server = try LoopbackServer([.init(status: 302, headers: ["Location": "/elsewhere"]), .init(status: 200)])
         defer { server.stop() }
         let rec = SleepRecorder()
-        var rng = SeededRandom(seed: 1)
+        var rng = SplitMix64(seed: 1)
         let r = try client(rec).send(HTTPRequest(url: server.url + "/start"), retry: RetryPolicy(), random: &rng)
         XCTAssertEqual(r.status, 302)
         XCTAssertTrue(r.isRedirect)
@@ -143,24 +143,6 @@ final class HTTPClientTests: XCTestCase {
         XCTAssertEqual(try client(maxBytes: 5000).send(HTTPRequest(url: small.url)).body.count, 4000)
     }
 
-    func testFromPlan() throws {
-        let json = HTTPRequestPlan(purpose: "submit", method: "post", url: "https://api.example.com/v1", headers: ["X-A": "1"],
-                                   jsonBody: "{\"a\":1}")
-        var rng = SeededRandom(seed: 1)
-        let r = try HTTPRequest(plan: json, images: [], random: &rng)
-        XCTAssertEqual(r.method, "POST")
-        XCTAssertEqual(r.headers["Content-Type"], "application/json")
-        XCTAssertEqual(r.headers["X-A"], "1")
-        XCTAssertEqual(r.body, Array("{\"a\":1}".utf8))
-        let multi = HTTPRequestPlan(purpose: "submit", method: "POST", url: "https://api.example.com/v1",
-                                    multipart: [.init(name: "image", imageIndex: 0, fileName: "a.png", mimeType: "image/png")])
-        let m = try HTTPRequest(plan: multi, images: [[9, 8, 7]], random: &rng)
-        XCTAssertTrue(m.headers["Content-Type"]!.hasPrefix("multipart/form-data; boundary=studio-"))
-        let get = try HTTPRequest(plan: HTTPRequestPlan(purpose: "poll", method: "GET", url: "https://x/"), images: [], random: &rng)
-        XCTAssertEqual(get.body, [])
-        XCTAssertNil(get.headers["Content-Type"])
-    }
-
     func testTimeout() throws {
         let server = try LoopbackServer([.init(status: 200, body: Array("late".utf8), delay: 2)])
         defer { server.stop() }
@@ -178,7 +160,7 @@ final class HTTPClientTests: XCTestCase {
         server.stop()
         Thread.sleep(forTimeInterval: 0.1)  // let the listener close
         let rec = SleepRecorder()
-        var rng = SeededRandom(seed: 1)
+        var rng = SplitMix64(seed: 1)
         XCTAssertThrowsError(try client(rec).send(HTTPRequest(url: url), retry: RetryPolicy(maxAttempts: 3, baseDelay: 0.01), random: &rng)) { e in
             guard case .connection? = e as? NetError else { return XCTFail("\(e)") }
         }
@@ -199,14 +181,14 @@ final class HTTPClientTests: XCTestCase {
 
 final class RetryPolicyTests: XCTestCase {
     func testDelays() {
-        var rng = SeededRandom(seed: 42)
+        var rng = SplitMix64(seed: 42)
         let none = RetryPolicy(maxAttempts: 10, baseDelay: 0.5, maxDelay: 4, jitter: .none)
         XCTAssertEqual((1...6).map { none.delay(attempt: $0, random: &rng) }, [0.5, 1, 2, 4, 4, 4])
         let full = RetryPolicy(maxAttempts: 10, baseDelay: 1, maxDelay: 8, jitter: .full)
         for a in 1...6 { XCTAssert((0...min(8, pow(2, Double(a - 1)))).contains(full.delay(attempt: a, random: &rng))) }
         XCTAssertEqual(full.delay(attempt: 3, retryAfter: 2.5, random: &rng), 2.5)
         XCTAssertEqual(full.delay(attempt: 3, retryAfter: 100, random: &rng), 8)
-        var a = SeededRandom(seed: 9), b = SeededRandom(seed: 9)
+        var a = SplitMix64(seed: 9), b = SplitMix64(seed: 9)
         XCTAssertEqual(full.delay(attempt: 4, random: &a), full.delay(attempt: 4, random: &b))
     }
 
