@@ -21,7 +21,7 @@ public enum VideoFrames {
             let p = String(dir) + "/ffmpeg"
             if FileManager.default.isExecutableFile(atPath: p) { return p }
         }
-        throw Failure(description: "ffmpeg is not installed (videos are verified on frames decoded by ffmpeg: apt-get install ffmpeg, or scripts/setup.sh)")
+        throw Failure(description: "ffmpeg is not installed (videos are verified on frames decoded by ffmpeg: Debian's ffmpeg package, or set STUDIO_FFMPEG)")
     }
 
     /// Up to `maxFrames` frames of `video` (any container ffmpeg reads), decoded at `fps` frames per

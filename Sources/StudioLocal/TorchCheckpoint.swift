@@ -188,7 +188,7 @@ public enum TorchCheckpoint {
         switch FileBytes.read(path, limit: limit) {
         case .success(let b): return b
         case .failure(.cannotOpen(let e)):
-            throw CheckpointError(file: path, detail: "cannot open the file (errno \(e)); run scripts/setup.sh to install the models")
+            throw CheckpointError(file: path, detail: "cannot open the file (errno \(e)): the model is not installed")
         case .failure(let f): throw CheckpointError(file: path, detail: f.description)
         }
     }

@@ -23,6 +23,9 @@ public struct RemoteSettings: Sendable {
     /// The most attempts a run may send to the provider (each may create a paid job), counted over the
     /// run's journal so a resumed run keeps to it; nil: no cap beyond shots x attempts.
     public var maxJobs: Int? = nil
+    /// What the application tells its user to do, by error code ("timeout": how to go on polling),
+    /// appended to those errors' messages; the library itself names no command.
+    public var remedies: [String: String] = [:]
 
     public init(pollInterval: Double = 2, maxPollSeconds: Double = 1800, submitRetry: RetryPolicy = RetryPolicy(maxAttempts: 5, baseDelay: 1, maxDelay: 60),
                 pollRetry: RetryPolicy = RetryPolicy(maxAttempts: 8, baseDelay: 1, maxDelay: 60), maxImageBytes: Int = 64 << 20,
@@ -107,7 +110,8 @@ public final class RemoteClient: @unchecked Sendable {
     func redact(_ s: String) -> String { Redaction.redact(s, secrets: [secret, issuer ?? ""].filter { !$0.isEmpty }) }
 
     func fail(_ code: String, _ message: String, retryable: Bool) -> RemoteError {
-        RemoteError(code: code, message: redact(message), retryable: retryable)
+        let remedy = settings.remedies[code].map { "; " + $0 } ?? ""
+        return RemoteError(code: code, message: redact(message + remedy), retryable: retryable)
     }
 
     func fail(_ e: AdapterError) -> RemoteError {
@@ -144,7 +148,7 @@ public final class RemoteClient: @unchecked Sendable {
             // Journaled as the host reported it (already named and redacted).
             throw RemoteError(code: e.code, message: e.message + " (as recorded in the run journal)", retryable: e.retryable)
         case .submitting where !resubmitUnanswered:
-            throw fail("ambiguous_submit", "\(key): a submit to \(manifest.provider) was sent but its answer was never recorded (the host stopped mid-request); it is not sent again, since it may have created a job that is being charged. Check the provider's dashboard; `studio runs resume --resubmit-unanswered` sends it again.", retryable: false)
+            throw fail("ambiguous_submit", "\(key): a submit to \(manifest.provider) was sent but its answer was never recorded (the host stopped mid-request); it is not sent again, since it may have created a job that is being charged. Check the provider's dashboard", retryable: false)
         case .outputs(let outputs, let jobId):
             update = JobUpdate(state: "succeeded", outputs: outputs, jobId: jobId)
             event("\(key): job \(jobId ?? "?") had finished; downloading its outputs")
@@ -182,7 +186,7 @@ public final class RemoteClient: @unchecked Sendable {
                 throw fail("malformed_response", "\(manifest.name): job \(update.jobId ?? "?") is \(update.state) but the adapter gave no poll URL", retryable: false)
             }
             guard Date().timeIntervalSince(started) < settings.maxPollSeconds else {
-                throw fail("timeout", "job \(update.jobId ?? "?") on \(manifest.provider) still \(update.state) after \(Int(settings.maxPollSeconds)) s; `studio runs resume` goes on polling it", retryable: false)
+                throw fail("timeout", "job \(update.jobId ?? "?") on \(manifest.provider) still \(update.state) after \(Int(settings.maxPollSeconds)) s; the job is journaled and can be polled again", retryable: false)
             }
             pause(settings.pollInterval)
             try stopIfInterrupted()

@@ -242,7 +242,7 @@ public final class Database: @unchecked Sendable {
         case SQLITE_CORRUPT, SQLITE_NOTADB:
             return StoreError(.corruptStore,
                               "the studio store \(path) is damaged or is not a studio database (sqlite: \(message)); "
-                              + "move it aside and restore the characters from their exports (studio character import)")
+                              + "move it aside and restore the characters from their exports")
         case SQLITE_BUSY, SQLITE_LOCKED:
             return StoreError(.io, "the studio store \(path) is locked by another process (sqlite: \(message)); try again")
         case SQLITE_FULL:

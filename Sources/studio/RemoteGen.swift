@@ -109,6 +109,8 @@ struct RemoteGen {
         let interruption = Interruption()
         settings.interruption = interruption
         settings.maxJobs = spec.maxJobs
+        settings.remedies = ["timeout": "`studio runs resume \(writer.partial)` goes on polling it",
+                             "ambiguous_submit": "`studio runs resume \(writer.partial) --resubmit-unanswered` sends it again"]
         let signals = InterruptSignals(interruption)
         defer { withExtendedLifetime(signals) {} }
         let client = RemoteClient(adapter: adapter, secret: creds.secret, issuer: creds.issuer, route: route, settings: settings)

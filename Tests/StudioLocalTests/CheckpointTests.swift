@@ -60,9 +60,9 @@ final class CheckpointTests: XCTestCase {
         print("[gan] weights.tar: \(tensors.count) tensors, \(total) values, loaded in \(String(format: "%.1f", ms)) ms; num_batches_tracked \(bn)")
     }
 
-    func testMissingFileGivesSetupHint() {
+    func testMissingFileSaysItIsNotInstalled() {
         XCTAssertThrowsError(try TorchCheckpoint.load(contentsOf: "/nonexistent/studio/weights.tar")) { e in
-            XCTAssertTrue((e as? CheckpointError)?.detail.contains("setup.sh") ?? false, "\(e)")
+            XCTAssertTrue((e as? CheckpointError)?.detail.contains("not installed") ?? false, "\(e)")
         }
     }
 

@@ -229,8 +229,12 @@ final class EmulatedAdapterTests: XCTestCase {
     func testAnUnansweredSubmitIsNotResentOnResume() throws {
         let r = try setUp(Self.cases[0])
         try r.journal.append(.init(event: "submitting", key: "shot-01-attempt-1"))
+        // The application's remedy for the code reaches the message; the library names no command itself.
+        r.client.settings.remedies = ["ambiguous_submit": "resume with --resubmit-unanswered to send it again"]
         XCTAssertThrowsError(try r.client.run(key: "shot-01-attempt-1", request: Self.request, images: [Self.reference], journal: r.journal)) { e in
             XCTAssertEqual((e as? RemoteError)?.code, "ambiguous_submit")
+            XCTAssertTrue((e as? RemoteError)?.message.hasSuffix("dashboard; resume with --resubmit-unanswered to send it again") == true, "\(e)")
+            XCTAssertFalse((e as? RemoteError)?.message.contains("studio ") == true, "\(e)")
         }
         XCTAssertEqual(r.emulator.seen.submitAttempts, 0)
         _ = try r.client.run(key: "shot-01-attempt-1", request: Self.request, images: [Self.reference], journal: r.journal, resubmitUnanswered: true)
