@@ -45,10 +45,12 @@ extension RGBImage {
         }
     }
 
-    /// Scaled down (never up) to fit in `maxWidth` x `maxHeight`, keeping the aspect ratio.
-    public func fitted(maxWidth: Int, maxHeight: Int) -> RGBImage {
-        let s = min(1, min(Double(maxWidth) / Double(max(1, width)), Double(maxHeight) / Double(max(1, height))))
-        if s >= 1 { return self }
+    /// Scaled to fit in `maxWidth` x `maxHeight`, keeping the aspect ratio: down only, unless
+    /// `allowUpscale` (a small face crop enlarged).
+    public func fitted(maxWidth: Int, maxHeight: Int, allowUpscale: Bool = false) -> RGBImage {
+        let fit = min(Double(maxWidth) / Double(max(1, width)), Double(maxHeight) / Double(max(1, height)))
+        let s = allowUpscale ? fit : min(1, fit)
+        if s == 1 { return self }
         return resizedBilinear(width: max(1, Int(Double(width) * s)), height: max(1, Int(Double(height) * s)))
     }
 
@@ -153,7 +155,22 @@ public enum ContactSheet {
         }
     }
 
-    /// Lays out rows of tiles (each row is one list), every image fitted into `tile` x `tile`.
+    /// The face in `box` with a margin of half its size, fitted into `tile` x 0.45 when the box is
+    /// small in the frame (its longer side under 40 % of the image's): a whole photo shows the face too
+    /// small to compare by eye. Nil when the face already fills the frame or the box is empty.
+    public static func faceInset(_ image: RGBImage, box: Rect, tile: Int) -> RGBImage? {
+        let side = max(box.right - box.left + 1, box.bottom - box.top + 1)
+        guard side > 0, Double(side) < 0.4 * Double(max(image.width, image.height)) else { return nil }
+        let m = side / 2
+        let r = Rect(left: max(0, box.left - m), top: max(0, box.top - m),
+                     right: min(image.width - 1, box.right + m), bottom: min(image.height - 1, box.bottom + m))
+        guard r.right > r.left, r.bottom > r.top else { return nil }
+        let size = Int(Double(tile) * 0.45)
+        return image.cropped(r).fitted(maxWidth: size, maxHeight: size, allowUpscale: true)
+    }
+
+    /// Lays out rows of tiles (each row is one list), every image fitted into `tile` x `tile`; a tile
+    /// whose box is small in its image also shows the face enlarged in its corner (`faceInset`).
     public static func render(rows: [(title: String, tiles: [Tile])], tile: Int = 220, scale: Int = 2) -> RGBImage {
         let pad = 12
         let lineH = BitmapFont.lineHeight * scale
@@ -177,6 +194,12 @@ public enum ContactSheet {
                     let s = Double(fitted.width) / Double(t.image.width)
                     sheet.stroke(Rect(left: ox + Int(Double(b.left) * s), top: oy + Int(Double(b.top) * s),
                                       right: ox + Int(Double(b.right) * s), bottom: oy + Int(Double(b.bottom) * s)), t.colour, thickness: 2)
+                    if let crop = faceInset(t.image, box: b, tile: tile) {
+                        // The face enlarged in the tile's lower right corner, framed in the tile's colour.
+                        let ix = x + tile - crop.width - 2, iy = y + tile - crop.height - 2
+                        sheet.paste(crop, x: ix, y: iy)
+                        sheet.stroke(Rect(left: ix - 2, top: iy - 2, right: ix + crop.width + 1, bottom: iy + crop.height + 1), t.colour, thickness: 2)
+                    }
                 }
                 sheet.stroke(Rect(left: x - 3, top: y - 3, right: x + tile + 2, bottom: y + tile + 2), t.colour, thickness: 3)
                 for (k, line) in t.captions.enumerated() {

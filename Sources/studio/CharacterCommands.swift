@@ -234,8 +234,7 @@ struct Verify: ParsableCommand {
         let pipeline = try loadPipeline()
         let (c, refImages) = try withStore { s -> (CharacterRecord, [RGBImage?]) in
             let c = try s.character(named: character, tenant: store.tenant)
-            let imgs = sheet == nil ? [] : c.references.map { r in (try? s.image(sha256: r.sha256)).flatMap { try? ImageIO.decode($0, name: r.fileName) } }
-            return (c, imgs)
+            return (c, sheet == nil ? [] : referenceImages(c, store: s))
         }
         var images: [(String, RGBImage)] = []
         for f in files {
@@ -282,16 +281,27 @@ struct Verify: ParsableCommand {
                                ("results", JSON.array(jsonRows)), ("all_pass", allPass ? "true" : "false")]))
         }
         if let out = sheet {
-            let refTiles = zip(c.references, refImages).map { r, img in
-                ContactSheet.Tile(image: img ?? RGBImage(width: 1, height: 1), box: r.face.box,
-                                  captions: ["REF", "D \(fmt(r.face.descriptor.distance(to: c.identity), 3))", String((r.fileName as NSString).lastPathComponent.prefix(24))],
-                                  colour: .grey)
-            }
-            let png = ContactSheet.render(rows: [(title: "\(c.name) REFERENCES", tiles: refTiles),
+            let png = ContactSheet.render(rows: [referenceRow(c, images: refImages),
                                                  (title: "CANDIDATES (THRESHOLD \(fmt(threshold, 2)))", tiles: tiles)])
             do { try ImageIO.writePNG(png, to: out) } catch { throw BadInput("\(error)") }
             if !store.json { print("contact sheet: \(out)") }
         }
         if !allPass { throw ExitCode(1) }
     }
+}
+
+/// The character's reference images from the store, decoded (nil where one cannot be read).
+func referenceImages(_ c: CharacterRecord, store s: SQLiteCharacterStore) -> [RGBImage?] {
+    c.references.map { r in (try? s.image(sha256: r.sha256)).flatMap { try? ImageIO.decode($0, name: r.fileName) } }
+}
+
+/// The character's references as a contact-sheet row: each face boxed, its distance to the identity,
+/// the file name; the first row of every sheet, so outputs are compared with them by eye.
+func referenceRow(_ c: CharacterRecord, images: [RGBImage?]) -> (title: String, tiles: [ContactSheet.Tile]) {
+    let tiles = zip(c.references, images).map { r, img in
+        ContactSheet.Tile(image: img ?? RGBImage(width: 1, height: 1), box: r.face.box,
+                          captions: ["REF", "D \(fmt(r.face.descriptor.distance(to: c.identity), 3))", String((r.fileName as NSString).lastPathComponent.prefix(24))],
+                          colour: .grey)
+    }
+    return (title: "\(c.name.uppercased()) REFERENCES", tiles: tiles)
 }

@@ -195,7 +195,8 @@ struct Gen: ParsableCommand {
             runs.append(run)
         }
         let seconds = monotonicSeconds() - started
-        let report = try writer.write(runs: runs, id: id, character: characterRecord, calibration: engine.reportCalibration,
+        let references = try withStore { referenceImages(characterRecord, store: $0) }
+        let report = try writer.write(runs: runs, id: id, character: characterRecord, references: references, calibration: engine.reportCalibration,
                                       request: .init(backend: backend, prompt: prompt, negatives: negatives, count: count, seed: firstSeed,
                                                      maxAttempts: maxAttempts, identityInjection: !noIdentityInjection),
                                       ladder: Array(loop.ladder.steps.prefix(maxAttempts)), seconds: seconds)
@@ -285,10 +286,10 @@ struct RunFolder {
         if !report.summary.allPassed { throw ExitCode(1) }
     }
 
-    func write(runs: [ShotRun], id: String, character c: CharacterRecord, calibration cal: RunReport.Calibration, request: RunReport.Request,
-               ladder: [StrictnessStep], seconds: Double) throws -> RunReport {
+    func write(runs: [ShotRun], id: String, character c: CharacterRecord, references: [RGBImage?], calibration cal: RunReport.Calibration,
+               request: RunReport.Request, ladder: [StrictnessStep], seconds: Double) throws -> RunReport {
         var files: [RunReport.ShotFiles] = []
-        var tiles: [(title: String, tiles: [ContactSheet.Tile])] = []
+        var tiles: [(title: String, tiles: [ContactSheet.Tile])] = [referenceRow(c, images: references)]
         for run in runs {
             let n = String(format: "%02d", run.result.shot.index + 1)
             var attemptFiles: [String?] = []

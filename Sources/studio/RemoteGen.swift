@@ -148,7 +148,8 @@ struct RemoteGen {
         let seconds = monotonicSeconds() - started
         let remote = RunReport.Remote(adapter: m.name, version: m.version, provider: m.provider, model: m.model, emulated: spec.emulated,
                                       jobs: journal.jobIds)
-        let report = try writer.write(runs: runs, id: spec.id, character: c, calibration: calibration,
+        let references = try withStore { referenceImages(c, store: $0) }
+        let report = try writer.write(runs: runs, id: spec.id, character: c, references: references, calibration: calibration,
                                       request: .init(backend: spec.backend, prompt: spec.prompt, negatives: spec.negatives, count: spec.count,
                                                      seed: spec.seed, maxAttempts: spec.maxAttempts, identityInjection: true, remote: remote),
                                       ladder: Array(loop.ladder.steps.prefix(spec.maxAttempts)), seconds: seconds)

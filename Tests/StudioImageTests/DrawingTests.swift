@@ -31,4 +31,20 @@ final class DrawingTests: XCTestCase {
         XCTAssertTrue(found)
         XCTAssertNoThrow(try ImageIO.encodePNG(sheet))
     }
+
+    /// A face small in its photo is shown enlarged in the tile's corner; one that fills the frame is not.
+    func testSmallFacesGetAnEnlargedInset() {
+        var photo = RGBImage(width: 400, height: 300)
+        let face = Rect(left: 200, top: 100, right: 239, bottom: 139)   // 40 px in a 400 px photo
+        photo.fill(face, Colour(250, 10, 200))
+        let inset = ContactSheet.faceInset(photo, box: face, tile: 200)
+        XCTAssertEqual(inset.map { max($0.width, $0.height) }, 90, "fitted into 0.45 of the tile, enlarged")
+        XCTAssertNil(ContactSheet.faceInset(photo, box: Rect(left: 0, top: 0, right: 299, bottom: 299), tile: 200), "a face filling the frame")
+        XCTAssertNil(ContactSheet.faceInset(photo, box: Rect(left: 5, top: 5, right: 4, bottom: 4), tile: 200), "an empty box")
+        let sheet = ContactSheet.render(rows: [(title: "X", tiles: [.init(image: photo, box: face, captions: ["PASS"], colour: .pass)])], tile: 200, scale: 1)
+        // The inset sits in the tile's lower right corner: the face's colour fills its centre there.
+        let tileLeft = 12, tileTop = 12 + BitmapFont.lineHeight + 6
+        let cx = tileLeft + 200 - 2 - 45, cy = tileTop + 200 - 2 - 45
+        XCTAssertEqual([sheet[cx, cy, 0], sheet[cx, cy, 1], sheet[cx, cy, 2]], [250, 10, 200])
+    }
 }
