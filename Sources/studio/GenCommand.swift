@@ -83,6 +83,8 @@ struct RunReport: Codable {
     var files: [ShotFiles]
     var contactSheet: String
     var scorePlot: String
+    /// frames.png, when an output was a video: each sampled frame's distance against its time.
+    var framePlot: String?
     var summary: Summary
 }
 
@@ -319,6 +321,8 @@ struct RunFolder {
         try ImageIO.writePNG(ContactSheet.render(rows: tiles), to: partial + "/contact-sheet.png")
         try ImageIO.writePNG(ScorePlotter.render(runs.map(\.result), threshold: cal.threshold,
                                                  band: cal.uncertainBand, character: c.name), to: partial + "/scores.png")
+        let framePlot = ScorePlotter.renderFrames(runs.map(\.result), threshold: cal.threshold, band: cal.uncertainBand, character: c.name)
+        if let framePlot { try ImageIO.writePNG(framePlot, to: partial + "/frames.png") }
         let results = runs.map(\.result)
         let report = RunReport(
             id: id, createdAt: Int64(Date().timeIntervalSince1970),
@@ -326,6 +330,7 @@ struct RunFolder {
             request: request,
             calibration: cal,
             ladder: ladder, shots: results, files: files, contactSheet: "contact-sheet.png", scorePlot: "scores.png",
+            framePlot: framePlot == nil ? nil : "frames.png",
             summary: .init(passed: results.filter { $0.status == .passed }.count, uncertain: results.filter { $0.status == .uncertain }.count,
                            failed: results.filter { $0.status == .failed }.count, attempts: results.reduce(0) { $0 + $1.attempts.count },
                            seconds: seconds, allPassed: results.allSatisfy { $0.status == .passed }))

@@ -4,8 +4,29 @@ import StudioLocal
 
 
 /// scores.png: identity distance per attempt, one series per shot, with the threshold and the
-/// uncertain band.
+/// uncertain band; frames.png (video outputs): the identity distance of every sampled frame.
 enum ScorePlotter {
+    /// The frames of each shot's chosen attempt (else its last with frames) against their time, a curve
+    /// per shot; nil when no attempt was a video.
+    static func renderFrames(_ results: [ShotResult], threshold: Double, band: Double, character: String) -> RGBImage? {
+        var series: [PlotSeries] = []
+        for (i, r) in results.enumerated() {
+            let chosen = r.chosenAttempt.flatMap { k in r.attempts.first { $0.attempt == k } }
+            guard let a = chosen?.frames?.isEmpty == false ? chosen : r.attempts.last(where: { $0.frames?.isEmpty == false }),
+                  let frames = a.frames else { continue }
+            let points = frames.map { f in
+                PlotPoint(x: f.seconds, y: f.distance ?? .nan, marker: f.verdict == .pass ? .pass : f.verdict == .uncertain ? .uncertain : .fail)
+            }
+            series.append(PlotSeries(label: "shot \(r.shot.index + 1) attempt \(a.attempt)", points: points,
+                                     colour: PlotSeries.palette[i % PlotSeries.palette.count]))
+        }
+        guard !series.isEmpty else { return nil }
+        let plot = LinePlot(title: "\(character): identity distance per video frame", xLabel: "seconds into the video", yLabel: "distance to the character",
+                            series: series, horizontalLines: [PlotLine(y: threshold, label: "threshold \(fmt(threshold, 3))", colour: Colour(200, 40, 40))],
+                            band: (threshold - band, threshold + band))
+        return plot.render(width: 800, height: 500)
+    }
+
     static func render(_ results: [ShotResult], threshold: Double, band: Double, character: String) -> RGBImage {
         var series: [PlotSeries] = []
         var lines = [PlotLine(y: threshold, label: "threshold \(fmt(threshold, 3))", colour: Colour(200, 40, 40))]

@@ -34,6 +34,7 @@ final class GenCLITests: XCTestCase {
         XCTAssertEqual(top["run"] as? String, out)
         for f in ["shot-01.png", "shot-02.png", "attempts/shot-01-attempt-1.png", "contact-sheet.png", "scores.png"] { isPNG(out + "/" + f) }
         XCTAssertFalse(FileManager.default.fileExists(atPath: out + ".partial"), "the partial folder was renamed into place")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/frames.png"), "no video, no frame plot")
 
         let rep = try report(out)
         let summary = rep["summary"] as! [String: Any]

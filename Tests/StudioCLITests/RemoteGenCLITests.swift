@@ -149,6 +149,10 @@ final class RemoteGenCLITests: XCTestCase {
         let distances = frames.compactMap { $0["distance"] as? Double }
         let judged = try XCTUnwrap((attempt["judgement"] as? [String: Any])?["distance"] as? Double)
         XCTAssertEqual(judged, distances.max() ?? -1, accuracy: 1e-12)
+        // The frames are plotted against their time: frames.png, named in the report.
+        XCTAssertEqual(rep["framePlot"] as? String, "frames.png")
+        let plot = try Data(contentsOf: URL(fileURLWithPath: out + "/frames.png"))
+        XCTAssertEqual(Array(plot.prefix(4)), [0x89, 0x50, 0x4E, 0x47], "a PNG")
         XCTAssertTrue(r.status == 0 || r.status == 1, r.stderr)
     }
 
