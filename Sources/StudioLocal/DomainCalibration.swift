@@ -39,10 +39,12 @@ public enum GeneratedCalibration {
     /// many seeds), embeds each face with the native pipeline and picks the threshold from all
     /// different-seed pairs (`faces * (faces - 1) / 2` of them).
     ///
-    /// - Parameter progress: called with the number of faces embedded so far.
+    /// - Parameters:
+    ///   - progress: called with the number of faces embedded so far.
+    ///   - distances: called once with every different-seed pair's distance, ascending (for plots).
     public static func run(generator: DCGANGenerator, pipeline: FacePipeline, faces: Int, firstSeed: UInt64 = 0,
                            renderSize: Int = 256, targetFalseAcceptRate: Double = 0.01,
-                           progress: (Int) -> Void = { _ in }) -> DomainCalibration {
+                           progress: (Int) -> Void = { _ in }, distances observe: ([Double]) -> Void = { _ in }) -> DomainCalibration {
         precondition(faces >= 2, "calibration needs at least two faces")
         var descriptors: [FaceDescriptor] = []
         var variants: [FaceDescriptor?] = []
@@ -67,6 +69,7 @@ public enum GeneratedCalibration {
         distances.reserveCapacity(descriptors.count * (descriptors.count - 1) / 2)
         for i in 0..<descriptors.count { for j in (i + 1)..<descriptors.count { distances.append(descriptors[i].distance(to: descriptors[j])) } }
         distances.sort()
+        observe(distances)
         let threshold = quantileThreshold(sortedDistances: distances, rate: targetFalseAcceptRate)
         var noise = 0.0, noisePairs = 0
         for i in 0..<descriptors.count {

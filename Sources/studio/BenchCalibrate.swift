@@ -21,6 +21,7 @@ struct BenchCalibrate: ParsableCommand {
     @Option(help: "With --domain generated: faces to embed (every pair is compared; 48 give 1,128 pairs).") var samples: Int = 48
     @Option(help: "With --domain generated: the largest share of different-seed pairs allowed to pass.") var falseAcceptRate: Double = 0.01
     @Option(help: "With --domain generated: also measure the lookalike threshold on this many targets (about a minute each).") var lookalike: Int = 0
+    @Option(help: "Write the distance distributions with the threshold as a PNG plot to this file.") var plot: String?
     @Flag(help: "Print a JSON object.") var json = false
 
     func validate() throws {
@@ -73,6 +74,10 @@ struct BenchCalibrate: ParsableCommand {
             return ["min": s.first!, "p05": q(0.05), "median": q(0.5), "p95": q(0.95), "max": s.last!, "mean": s.reduce(0, +) / Double(s.count)]
         }
         let sd = stats(same.map(\.0)), dd = stats(diff.map(\.0)), sc = stats(same.map(\.1)), dc = stats(diff.map(\.1))
+        try writePlot(DistanceHistogram.render(title: "photos: distances between pairs of faces",
+                                               sets: [("same person", same.map(\.0)), ("different people", diff.map(\.0))],
+                                               threshold: FaceDescriptor.sameIdentityDistance,
+                                               thresholdLabel: "threshold \(fmt(FaceDescriptor.sameIdentityDistance, 2)) (dlib)"))
         if json {
             let obj: [String: Any] = [
                 "images": items.count, "people": Set(items.map(\.person)).count, "same_pairs": same.count, "different_pairs": diff.count,
@@ -102,9 +107,13 @@ struct BenchCalibrate: ParsableCommand {
         let pipeline = try loadPipeline()
         let generator = try loadGenerator()
         var bar = ProgressBar("embedding generated faces", total: samples)
-        let c = GeneratedCalibration.run(generator: generator, pipeline: pipeline, faces: samples,
-                                         targetFalseAcceptRate: falseAcceptRate) { bar.update($0) }
+        var pairDistances: [Double] = []
+        let c = GeneratedCalibration.run(generator: generator, pipeline: pipeline, faces: samples, targetFalseAcceptRate: falseAcceptRate,
+                                         progress: { bar.update($0) }, distances: { pairDistances = $0 })
         try saveGeneratedCalibration(c)
+        try writePlot(DistanceHistogram.render(title: "generated faces: distances between different seeds",
+                                               sets: [("different seeds", pairDistances)], threshold: c.threshold,
+                                               thresholdLabel: "calibrated threshold \(fmt(c.threshold, 3))"))
         var lookalikes: [(seed: UInt64, distance: Double)] = []
         if lookalike > 0 {
             var bar2 = ProgressBar("lookalike searches", total: lookalike)
@@ -134,5 +143,12 @@ struct BenchCalibrate: ParsableCommand {
             print("lowest \(fmt(m, 3)); committed lookalike threshold \(fmt(LookalikeCalibration.threshold, 3)) (ratio measured/committed \(fmt(m / LookalikeCalibration.threshold, 2)))")
         }
         print("calibrated threshold: \(fmt(c.threshold, 3)) (at most \(fmt(c.targetFalseAcceptRate * 100, 1))% of different-seed pairs below it); saved to \(generatedCalibrationFile())")
+    }
+
+    /// Writes the plot when --plot names a file (and says where, unless --json).
+    func writePlot(_ image: @autoclosure () -> RGBImage) throws {
+        guard let plot else { return }
+        do { try ImageIO.writePNG(image(), to: plot) } catch { throw BadInput("\(error)") }
+        if !json { warn("plot: \(plot)") }
     }
 }

@@ -49,3 +49,37 @@ enum ScorePlotter {
         return plot.render(width: 800, height: 500)
     }
 }
+
+/// A calibration's distance distributions as frequency curves (share of each set's pairs per 0.02-wide
+/// bin), with the chosen threshold as a vertical line: what `studio bench calibrate --plot` draws.
+enum DistanceHistogram {
+    static let binWidth = 0.02
+
+    /// Share of `values` in each bin starting at `lower`: one point per bin, at the bin's centre.
+    static func curve(_ values: [Double], lower: Double, bins: Int) -> [PlotPoint] {
+        var counts = [Int](repeating: 0, count: bins)
+        for v in values where v.isFinite {
+            let k = Int(((v - lower) / binWidth).rounded(.down))
+            if k >= 0 && k < bins { counts[k] += 1 }
+        }
+        let n = Double(max(1, values.count))
+        return counts.enumerated().map { PlotPoint(x: lower + (Double($0.offset) + 0.5) * binWidth, y: Double($0.element) / n) }
+    }
+
+    static func render(title: String, sets: [(label: String, distances: [Double])], threshold: Double, thresholdLabel: String) -> RGBImage {
+        let all = sets.flatMap(\.distances).filter(\.isFinite) + [threshold]
+        let lower = ((all.min() ?? 0) / binWidth).rounded(.down) * binWidth - binWidth
+        let bins = max(1, Int((((all.max() ?? 1) - lower) / binWidth).rounded(.up)) + 1)
+        var series = sets.enumerated().map { i, s in
+            PlotSeries(label: "\(s.label) (\(s.distances.count))", points: curve(s.distances, lower: lower, bins: bins),
+                       colour: PlotSeries.palette[i % PlotSeries.palette.count])
+        }
+        let top = series.flatMap(\.points).map(\.y).max() ?? 1
+        // The threshold as a vertical line: a two-point series from the axis to the tallest bin.
+        series.append(PlotSeries(label: thresholdLabel, points: [PlotPoint(x: threshold, y: 0), PlotPoint(x: threshold, y: top)],
+                                 colour: Colour(200, 40, 40)))
+        let plot = LinePlot(title: title, xLabel: "distance between the two faces", yLabel: "share of pairs per 0.02",
+                            series: series, yRange: 0...(top * 1.08))
+        return plot.render(width: 800, height: 500)
+    }
+}

@@ -84,6 +84,19 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("no face"), r.stderr)
     }
 
+    /// The photo calibration on johns, with its distributions drawn: a PNG whose two curves and the
+    /// threshold line are in their colours.
+    func testCalibrationPlotIsWritten() throws {
+        let dir = try tempDir()
+        let png = dir.appendingPathComponent("calibration.png").path
+        let r = try run(["bench", "calibrate", "--plot", png, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertNotNil(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], "--json stays one JSON object")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: png))
+        XCTAssertEqual(Array(bytes.prefix(4)), [0x89, 0x50, 0x4E, 0x47])
+        XCTAssertGreaterThan(bytes.count, 5_000, "a drawn plot, not an empty image")
+    }
+
     func testModelsReportAndMissingOrTruncatedModels() throws {
         let ok = try run(["models", "--json"])
         XCTAssertEqual(ok.status, 0, ok.stdout)
