@@ -90,7 +90,7 @@ public enum CharacterRegistration {
             records.append(ReferenceRecord(
                 sha256: sha, fileName: ref.fileName, width: image.width, height: image.height,
                 face: DetectedFace(box: a.detection.rect, confidence: a.detection.confidence, landmarks: a.landmarks, descriptor: descriptor),
-                quality: quality, attributes: attributes))
+                quality: quality, attributes: attributes, measures: ["cheek_texture": DriftDetector.cheekTexture(chip: a.chip)]))
         }
         let descriptors = records.map(\.face.descriptor), weights = records.map(\.quality.weight)
         let strangers = IdentityFusion.outliers(descriptors, weights: weights, threshold: options.strangerThreshold)

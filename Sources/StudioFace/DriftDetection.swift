@@ -114,21 +114,23 @@ public enum DriftDetector {
     }
 
     /// The reference value of a pipeline measure, where the character's references carry one (their
-    /// quality checks: sharpness, |yaw| as frontality, |roll|), quality-weighted.
+    /// quality checks: sharpness, |yaw| as frontality, |roll|; their kept measures: cheek texture),
+    /// quality-weighted.
     static func referenceMeasure(_ reference: CharacterRecord, _ name: String) -> Double? {
-        let check: String
+        let value: (ReferenceRecord) -> Double?
         switch name {
-        case "sharpness": check = "sharpness"
-        case "abs_yaw": check = "frontality"
-        case "abs_roll": check = "roll"
+        case "sharpness", "abs_yaw", "abs_roll":
+            let check = ["sharpness": "sharpness", "abs_yaw": "frontality", "abs_roll": "roll"][name]!
+            value = { r in r.quality.checks.first(where: { $0.name == check })?.value }
+        case "cheek_texture": value = { $0.measures?["cheek_texture"] }
         case "identity_distance": return 0
         default: return nil
         }
         var sum = 0.0, total = 0.0
         for r in reference.references {
-            guard let c = r.quality.checks.first(where: { $0.name == check }) else { continue }
+            guard let v = value(r), v.isFinite else { continue }
             let w = max(r.quality.weight, 1e-3)
-            sum += w * c.value; total += w
+            sum += w * v; total += w
         }
         return total > 0 ? sum / total : nil
     }

@@ -70,11 +70,14 @@ public struct ReferenceRecord: Sendable, Codable, Equatable {
     public var face: DetectedFace
     public var quality: QualityReport
     public var attributes: FaceAttributes
+    /// Measures of the reference face that drift detectors compare outputs with (`"cheek_texture"`:
+    /// the skin's Laplacian variance on the chip); nil in records made before they were kept.
+    public var measures: [String: Double]?
 
     public init(sha256: String, fileName: String, width: Int, height: Int, face: DetectedFace,
-                quality: QualityReport, attributes: FaceAttributes) {
+                quality: QualityReport, attributes: FaceAttributes, measures: [String: Double]? = nil) {
         self.sha256 = sha256; self.fileName = fileName; self.width = width; self.height = height
-        self.face = face; self.quality = quality; self.attributes = attributes
+        self.face = face; self.quality = quality; self.attributes = attributes; self.measures = measures
     }
 }
 

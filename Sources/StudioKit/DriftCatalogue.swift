@@ -563,8 +563,10 @@ public enum DriftCatalogue {
         DriftMode(id: "plastic_skin", title: "Plastic skin / over-smoothing",
                   summary: "Skin texture is smoothed away: airbrushed, waxy, doll-like.",
                   category: .texture, attributes: ["cheek_texture"],
-                  detector: D(source: .pipeline, measure: "cheek_texture", comparison: .value, direction: .decrease,
-                              threshold: 15, unit: "grey levels² (Laplacian variance, both cheeks)"),
+                  // Against the character's own references, not an absolute number: 64 px generated faces
+                  // and soft studio portraits have little cheek texture, and that is how they look.
+                  detector: D(source: .pipeline, measure: "cheek_texture", comparison: .relativeDelta, direction: .decrease,
+                              threshold: 0.5, unit: "fraction of the references' cheek texture (Laplacian variance)"),
                   suppressor: S(fixed: ["plastic skin", "airbrushed", "over-smoothed skin", "waxy skin", "doll-like"]), minStrictness: 3),
     ]
 }

@@ -31,6 +31,8 @@ final class CharacterCLITests: XCTestCase {
             XCTAssertFalse(((attrs[k] as! [String: Any])["region"] as! String).isEmpty, "\(k) records its region")
         }
         let checks = ((rec["references"] as! [[String: Any]])[0]["quality"] as! [String: Any])["checks"] as! [[String: Any]]
+        let texture = ((rec["references"] as! [[String: Any]])[0]["measures"] as? [String: Double])?["cheek_texture"]
+        XCTAssertGreaterThan(texture ?? -1, 0, "the reference's cheek texture is kept for the plastic-skin detector")
         XCTAssertEqual(Set(checks.map { $0["name"] as! String }).isSuperset(of: ["resolution", "face_count", "face_size", "sharpness", "lighting", "frontality"]), true)
 
         let show = try studio(["character", "show", "obama"], home: home)

@@ -40,7 +40,7 @@ final class DriftDetectionTests: XCTestCase {
     /// A character registered from one reference, with registration's attribute fusion.
     static func character(from o: Output, name: String) -> CharacterRecord {
         let ref = ReferenceRecord(sha256: "test", fileName: name, width: o.image.width, height: o.image.height, face: o.face,
-                                  quality: o.report, attributes: o.attributes)
+                                  quality: o.report, attributes: o.attributes, measures: ["cheek_texture": DriftDetector.cheekTexture(chip: o.chip)])
         return CharacterRecord(id: "c", tenant: "t", name: "obama", createdAt: 0, identity: o.face.descriptor, references: [ref],
                                attributes: CharacterRegistration.fuseAttributes([ref]))
     }
@@ -141,6 +141,26 @@ final class DriftDetectionTests: XCTestCase {
         let prompt = NegativePrompt.synthesize(character: c, request: [], strictness: 1, diagnosed: findings.map(\.modeId))
         print("DRIFT blue irises next negative: \(prompt.weightedText(style: .parenthesized))")
         XCTAssertTrue(prompt.fragments.contains { $0.source == .targeted("eye_colour_shift") && $0.text == "blue eyes" })
+    }
+
+    /// Plastic skin is judged against the character's own cheek texture: a soft-skinned character
+    /// (64 px generated faces measure about 10) is not flagged for an output as soft as itself, one
+    /// with half its texture is, and a record without the measure is not judged at all.
+    func testPlasticSkinIsRelativeToTheReferencesTexture() throws {
+        let obama = try Self.output("obama.jpg")
+        var c = Self.character(from: obama, name: "obama.jpg")
+        c.references[0].measures = ["cheek_texture": 10]
+        let mode = try XCTUnwrap(DriftCatalogue.all.first { $0.id == "plastic_skin" })
+        let d = try XCTUnwrap(mode.detector)
+        func finding(_ texture: Double, _ character: CharacterRecord) -> DriftFinding? {
+            DriftDetector.evaluate("plastic_skin", d, reference: character, output: FaceAttributes(), measures: ["cheek_texture": texture])
+        }
+        XCTAssertNil(finding(8, c), "8 is soft by a photo's standard (the old absolute limit was 15) but 80 % of this character's texture")
+        let flagged = try XCTUnwrap(finding(4, c), "40 % of the references' texture")
+        XCTAssertEqual(flagged.referenceValue, 10)
+        XCTAssertEqual(flagged.delta, -0.6, accuracy: 1e-12)
+        c.references[0].measures = nil
+        XCTAssertNil(finding(0, c), "no reference texture kept: not measurable, never a useless retry target")
     }
 
     func testSyntheticPipelineMeasures() throws {
