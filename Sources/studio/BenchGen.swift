@@ -55,6 +55,12 @@ struct BenchGen: ParsableCommand {
         var totalSeconds: Double
         var driftRestarts: Int
         var retriesTargetingDrift: Int
+        /// Seconds in the backends' generate (the local one's latent search embeds its candidates there)
+        /// and in the final verification of each output, summed over attempts.
+        var generateSeconds: Double
+        var verifySeconds: Double
+        /// verifySeconds / (generateSeconds + verifySeconds).
+        var verificationShare: Double?
     }
 
     func run() throws {
@@ -117,6 +123,8 @@ struct BenchGen: ParsableCommand {
         row("mean best identity distance", opt(on.meanBestDistance, 3), opt(off?.meanBestDistance, 3), "< \(fmt(engine.calibration.threshold, 3))")
         row("retries targeting diagnosed drift", "\(on.retriesTargetingDrift)", off.map { "\($0.retriesTargetingDrift)" } ?? "-", "")
         row("drift restarts during search", "\(on.driftRestarts)", off.map { "\($0.driftRestarts)" } ?? "-", "")
+        row("verification share of attempt time", opt(on.verificationShare.map { $0 * 100 }, 1, "%"),
+            opt(off?.verificationShare.map { $0 * 100 }, 1, "%"), "")
         row("wall time", fmt(on.totalSeconds, 1) + " s", off.map { fmt($0.totalSeconds, 1) + " s" } ?? "-", "")
         if let off, off.passRate > 0 {
             print("\npass rate with injection / without: \(fmt(on.passRate / off.passRate, 1))x")
@@ -133,6 +141,8 @@ struct BenchGen: ParsableCommand {
         let times = passed.compactMap(\.secondsToPass).sorted()
         func q(_ p: Double) -> Double? { times.isEmpty ? nil : times[min(times.count - 1, Int((Double(times.count - 1) * p).rounded()))] }
         let bests = results.compactMap(\.bestDistance)
+        let attempts = results.flatMap(\.attempts)
+        let generate = attempts.reduce(0) { $0 + $1.generateSeconds }, verify = attempts.reduce(0) { $0 + $1.verifySeconds }
         return Arm(identityInjection: inject, shots: results.count, passed: passed.count,
                    passRate: results.isEmpty ? 0 : Double(passed.count) / Double(results.count),
                    firstTryPassRate: results.isEmpty ? 0 : Double(passed.filter { $0.chosenAttempt == 1 }.count) / Double(results.count),
@@ -141,7 +151,8 @@ struct BenchGen: ParsableCommand {
                    medianSecondsToVerified: q(0.5), p90SecondsToVerified: q(0.9),
                    meanBestDistance: bests.isEmpty ? nil : bests.reduce(0, +) / Double(bests.count), totalSeconds: seconds,
                    driftRestarts: results.reduce(0) { $0 + $1.attempts.reduce(0) { $0 + Int($1.notes["drift_restarts"] ?? 0) } },
-                   retriesTargetingDrift: results.reduce(0) { $0 + $1.attempts.filter { !$0.targetedModes.isEmpty }.count })
+                   retriesTargetingDrift: results.reduce(0) { $0 + $1.attempts.filter { !$0.targetedModes.isEmpty }.count },
+                   generateSeconds: generate, verifySeconds: verify, verificationShare: generate + verify > 0 ? verify / (generate + verify) : nil)
     }
 }
 

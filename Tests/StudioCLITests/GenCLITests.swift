@@ -123,6 +123,19 @@ final class GenCLITests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("best distance"), r.stdout)
     }
 
+    /// `bench gen` reports where attempt time goes: the backend's generate (the latent search) and the
+    /// final verification of each output, with the verification's share.
+    func testBenchGenReportsTheVerificationShare() throws {
+        let home = try freshHome()
+        let r = try studio(["bench", "gen", "--characters", "1", "--prompts", "1", "--no-ablation", "--json"], home: home)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let top = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+        let arm = try XCTUnwrap((top["arms"] as? [[String: Any]])?.first)
+        let g = try XCTUnwrap(arm["generateSeconds"] as? Double), v = try XCTUnwrap(arm["verifySeconds"] as? Double)
+        XCTAssertGreaterThan(g, 0); XCTAssertGreaterThan(v, 0)
+        XCTAssertEqual(try XCTUnwrap(arm["verificationShare"] as? Double), v / (g + v), accuracy: 1e-9)
+    }
+
     func testBadInputExits2() throws {
         let home = try freshHome()
         XCTAssertEqual(try studio(["character", "create", "ada", "--seed", "1"], home: home).status, 0)
