@@ -3,12 +3,10 @@ import AdapterSDK
 import StudioNet
 
 // How a remote run stops short: at the user's interrupt (the job in flight is cancelled where the
-// provider has a cancel call, and journaled) or at its job cap (nothing more is sent).
+// provider has a cancel call, and journaled) or at its job cap (nothing more is sent). Their error
+// codes: `interrupted` (stopped before sending), `cancelled` (a job in flight was cancelled, or could
+// not be), `job_cap` (`maxJobs` reached).
 extension RemoteClient {
-    /// Error codes of a run that stopped short. `interrupted`: stopped before sending anything;
-    /// `cancelled`: a job in flight was cancelled (or could not be); `job_cap`: `maxJobs` reached.
-    public static let stopCodes: Set<String> = ["interrupted", "cancelled", "job_cap"]
-
     /// Throws when this attempt may not be sent: the user interrupted the run, or the run has sent
     /// `maxJobs` attempts already (counted over the journal, so resumptions keep to the cap).
     func mayCreateJob(_ key: String, journal: RunJournal?) throws(RemoteError) {
