@@ -39,29 +39,36 @@ public struct FacePipeline: Sendable {
 
     /// Detects faces and aligns each one.
     ///
+    /// Detection runs where `detectionPlan(for:upsample:detectionMaxSide:)` says: on the photo, or
+    /// on a smaller copy whose boxes are scaled back (landmarks, chips and descriptors always use
+    /// the full-resolution image).
     /// - Parameter detectionMaxSide: when set and the image is larger, detection runs on a copy
-    ///   scaled so its longest side is this many pixels and the boxes are scaled back; landmarks,
-    ///   chips and descriptors still use the full-resolution image. Much faster on large photos of
-    ///   large faces (references); boxes then differ from dlib's full-resolution ones by a few pixels.
+    ///   scaled so its longest side is this many pixels. Much faster on large photos of large
+    ///   faces (references); boxes then differ from dlib's full-resolution ones by a few pixels.
     public func align(_ image: RGBImage, upsample: Int = 1, detectionMaxSide: Int? = nil) -> [AlignedFace] {
-        var detections: [MMODDetection]
-        if let m = detectionMaxSide, max(image.width, image.height) > m {
-            let s = Double(m) / Double(max(image.width, image.height))
-            let small = image.resizedBilinear(width: max(1, Int((Double(image.width) * s).rounded())),
-                                              height: max(1, Int((Double(image.height) * s).rounded())))
-            let sx = Double(image.width) / Double(small.width), sy = Double(image.height) / Double(small.height)
-            detections = detector.detect(small, upsample: upsample).map { d in
-                MMODDetection(rect: Rect(left: Int((Double(d.rect.left) * sx).rounded()), top: Int((Double(d.rect.top) * sy).rounded()),
-                                         right: Int((Double(d.rect.right + 1) * sx).rounded()) - 1,
-                                         bottom: Int((Double(d.rect.bottom + 1) * sy).rounded()) - 1),
-                              confidence: d.confidence)
-            }
-        } else {
-            detections = detector.detect(image, upsample: upsample)
-        }
+        let plan = detectionPlan(for: image, upsample: upsample, detectionMaxSide: detectionMaxSide)
+        let detections = detect(image, plan: plan)
         return detections.map { det in
             let pts = landmarks.predict(image, in: det.rect)
             return AlignedFace(detection: det, landmarks: pts, chip: FaceChip.extract(image, FaceChip.details(landmarks: pts)))
+        }
+    }
+
+    /// Where `align` runs detection for this image (see `DetectionPlan`).
+    public func detectionPlan(for image: RGBImage, upsample: Int, detectionMaxSide: Int? = nil) -> DetectionPlan {
+        Self.detectionPlan(width: image.width, height: image.height, upsample: upsample, maxSide: detectionMaxSide)
+    }
+
+    /// The detector on the plan's copy, boxes mapped back to `image`'s coordinates.
+    func detect(_ image: RGBImage, plan: DetectionPlan) -> [MMODDetection] {
+        if plan.limit == .none { return detector.detect(image, upsample: plan.upsample) }
+        let small = image.resizedBilinear(width: plan.width, height: plan.height)
+        let sx = Double(image.width) / Double(small.width), sy = Double(image.height) / Double(small.height)
+        return detector.detect(small, upsample: plan.upsample).map { d in
+            MMODDetection(rect: Rect(left: Int((Double(d.rect.left) * sx).rounded()), top: Int((Double(d.rect.top) * sy).rounded()),
+                                     right: Int((Double(d.rect.right + 1) * sx).rounded()) - 1,
+                                     bottom: Int((Double(d.rect.bottom + 1) * sy).rounded()) - 1),
+                          confidence: d.confidence)
         }
     }
 

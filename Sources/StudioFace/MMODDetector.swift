@@ -142,11 +142,19 @@ public struct MMODDetector: Sendable {
             || inner / Double(b.area) > percentCoveredThreshold
     }
 
+    /// Canvas pixels one band of the network pass covers: the activations held at once are about
+    /// 28 bytes per such pixel (the band's input, and the first convolution's 16 channels at a
+    /// quarter of the pixels) plus the 32 MB im2col block, so about 150 MB whatever the image's size.
+    public static let bandPixels = 4 << 20
+
     /// Faces in `image`, as dlib's python `cnn_face_detection_model_v1(image, upsample)` returns them
     /// (the order is dlib's: by descending confidence, after suppression).
     ///
     /// - Parameter upsample: how many times to double the image first (`pyramid_up`); finds faces
     ///   down to about 40 px (0), 20 px (1)...; each level costs about 4x time and memory.
+    ///   The network runs in row bands (`DlibNetwork.forwardInRowBands`, same result), so the
+    ///   memory is the tiled pyramid tensor (about 45 bytes per upsampled pixel) and one band;
+    ///   `FacePipeline.detectionPlan` bounds the pixels for images of any size.
     public func detect(_ image: RGBImage, upsample: Int = 0) -> [MMODDetection] {
         precondition(upsample >= 0, "MMODDetector: negative upsample")
         var img = image
@@ -156,7 +164,7 @@ public struct MMODDetector: Sendable {
         if layout.rects.isEmpty || !layout.isValid { return [] }   // dlib: nothing, or undefined behaviour
         let input = layout.inputTensor(img, means: (network.input.avgRed, network.input.avgGreen, network.input.avgBlue))
         img = RGBImage(width: 0, height: 0)   // release the upsampled copy before the network runs
-        let output = network.forward(input)
+        let output = network.forwardInRowBands(input, bandPixels: Self.bandPixels)
         var dets = detections(output: output, layout: layout)
         if upsample > 0 {
             let pyr = PyramidDown(2)

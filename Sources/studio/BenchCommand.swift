@@ -26,6 +26,7 @@ struct BenchFaces: ParsableCommand {
     @Option(name: .customLong("repeat"), help: "Timed runs per figure (median reported).") var repeats: Int = 5
     @Option(help: "Detector upsampling for the MMOD timing.") var upsample: Int = 0
     @Option(help: "Path of the dlib oracle binary.") var oracle: String = "tools/oracle/build/dlib-oracle"
+    @Flag(help: "Leave out the peak-memory figures (two child runs of faces, about a minute).") var skipMemory = false
     @Flag(help: "Print a JSON object.") var json = false
 
     func run() throws {
@@ -68,8 +69,18 @@ struct BenchFaces: ParsableCommand {
             results.append(row)
             steps += 1; bar.update(steps)
         }
+        var memory: [FacesMemoryBench.Row] = []
+        if !skipMemory {
+            warn("bench: peak memory of faces, studio and dlib ...")
+            memory = try FacesMemoryBench(photo: first.1, oracle: oracleBinary, models: paths.models).run()
+        }
         if json {
-            let obj: [String: Any] = ["upsample": upsample, "repeat": repeats, "dlib": "19.24 (Debian libdlib-dev)", "results": results]
+            let rows: [[String: Any]] = memory.map { r in
+                ["figure": r.label, "studio_bytes": r.studioBytes, "dlib_bytes": r.dlibBytes.map { $0 as Any } ?? NSNull(),
+                 "goal_bytes": FacesMemoryBench.goalBytes]
+            }
+            let obj: [String: Any] = ["upsample": upsample, "repeat": repeats, "dlib": "19.24 (Debian libdlib-dev)", "results": results,
+                                      "peak_memory": rows]
             let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
             return
@@ -89,6 +100,18 @@ struct BenchFaces: ParsableCommand {
             for (p, img) in decoded {
                 line("MMOD \(img.width)x\(img.height) up\(upsample) \((p as NSString).lastPathComponent)", m[p])
             }
+        }
+        printMemory(memory)
+    }
+
+    func printMemory(_ rows: [FacesMemoryBench.Row]) {
+        guard !rows.isEmpty else { return }
+        func gb(_ b: Int) -> String { fmt(Double(b) / 1e9, 2) + " GB" }
+        print("\npeak resident memory of a whole faces run (goal: under \(gb(FacesMemoryBench.goalBytes)) for any accepted image):")
+        print(pad("figure", 44) + pad("studio", 12) + pad("dlib", 12) + "ratio")
+        for r in rows {
+            let ratio = r.dlibBytes.map { fmt(Double(r.studioBytes) / Double($0), 2) } ?? r.note
+            print(pad(r.label, 44) + pad(gb(r.studioBytes), 12) + pad(r.dlibBytes.map(gb) ?? "-", 12) + ratio)
         }
     }
 

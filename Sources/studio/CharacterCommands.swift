@@ -245,6 +245,8 @@ struct Verify: ParsableCommand {
         var jsonRows: [String] = []
         var tiles: [ContactSheet.Tile] = []
         for (f, img) in images {
+            let plan = pipeline.detectionPlan(for: img, upsample: upsample, detectionMaxSide: 1600)
+            if let note = workingSizeNote(f, img, plan) { warn("studio: " + note) }
             let faces = pipeline.faces(in: img, upsample: upsample, detectionMaxSide: 1600)
             let verdicts = IdentityVerifier.verdicts(faces: faces, character: c, threshold: threshold)
             if verdicts.isEmpty || verdicts.contains(where: { !$0.pass }) { allPass = false }
