@@ -107,15 +107,19 @@ public struct GeneratedOutput: Sendable {
     public var requestedModes: [String] = []
     /// Backend figures for the report (e.g. the local search's evaluations, restarts, best distance).
     public var notes: [String: Double]
+    /// Backend yes/no facts for the report (e.g. whether the identity was injected), kept apart from
+    /// `notes` so that report.json has booleans, not 0 and 1.
+    public var flags: [String: Bool]
     /// Things the user should know (prompt words the backend could not honour, a surface without a
     /// negative prompt, ...).
     public var messages: [String]
     /// A video's sampled frames (empty for an image): each is judged, and the worst decides.
     public var frames: [VideoFrame]
 
-    public init(image: RGBImage, selection: Selection = .single, notes: [String: Double] = [:], messages: [String] = [],
-                requestedModes: [String] = [], frames: [VideoFrame] = []) {
-        self.image = image; self.selection = selection; self.notes = notes; self.messages = messages; self.requestedModes = requestedModes
+    public init(image: RGBImage, selection: Selection = .single, notes: [String: Double] = [:], flags: [String: Bool] = [:],
+                messages: [String] = [], requestedModes: [String] = [], frames: [VideoFrame] = []) {
+        self.image = image; self.selection = selection; self.notes = notes; self.flags = flags
+        self.messages = messages; self.requestedModes = requestedModes
         self.frames = frames
     }
 }
@@ -264,6 +268,8 @@ public struct AttemptRecord: Sendable, Codable, Equatable {
     public var generateSeconds: Double
     public var verifySeconds: Double
     public var notes: [String: Double]
+    /// The backend's `GeneratedOutput.flags`.
+    public var flags: [String: Bool] = [:]
     public var messages: [String]
     /// A video's frames, each judged (the attempt's judgement is its worst frame's).
     public var frames: [FrameScore]? = nil
@@ -374,6 +380,7 @@ public struct VerificationLoop: Sendable {
                 record.verifySeconds = monotonicSeconds() - t1
                 record.judgement = j
                 record.notes = out.notes
+                record.flags = out.flags
                 record.messages = out.messages
                 images.append(shown)
                 if j.verdict == .pass {

@@ -162,9 +162,9 @@ public struct LocalBackend: GenerationBackend, Sendable {
             let z = Self.applyTargets(DCGANGenerator.latent(seed: c.seed), plan.targets)
             let image = render(generator.generate([z])[0])
             progress(GenerationProgress(done: 1, total: 1))
-            var notes: [String: Double] = ["evaluations": 1, "identity_injection": 0, "search_seconds": monotonicSeconds() - t0]
+            var notes: [String: Double] = ["evaluations": 1, "search_seconds": monotonicSeconds() - t0]
             for t in plan.targets { notes["projection." + t.name] = Self.projection(z, t.vector) }
-            return GeneratedOutput(image: image, notes: notes, messages: plan.messages + ["identity injection off: the character was not used"],
+            return GeneratedOutput(image: image, notes: notes, flags: ["identity_injection": false], messages: plan.messages + ["identity injection off: the character was not used"],
                                    requestedModes: plan.requestedModes)
         }
 
@@ -289,11 +289,12 @@ public struct LocalBackend: GenerationBackend, Sendable {
             throw GenerationFailure("the local generator drew no detectable face in \(evaluations) latents (seed \(c.seed))", retryable: true)
         }
         var notes: [String: Double] = [
-            "identity_injection": 1, "identity_strength": s, "anchored": anchor == nil ? 0 : 1, "threshold": selectionThreshold, "evaluations": Double(evaluations), "budget": Double(budget),
+            "identity_strength": s, "threshold": selectionThreshold, "evaluations": Double(evaluations), "budget": Double(budget),
             "generations": Double(generation), "drift_restarts": Double(restarts), "search_distance": chosen.distance ?? .nan,
             "search_goal": goal, "judge_checks": Double(confirmations), "prompt_shortfall": chosen.shortfall, "penalty": chosen.penalty,
-            "penalty_terms": Double(penalties.count), "reached_goal": done(chosen) ? 1 : 0, "search_seconds": monotonicSeconds() - t0,
+            "penalty_terms": Double(penalties.count), "search_seconds": monotonicSeconds() - t0,
         ]
+        let flags = ["identity_injection": true, "anchored": anchor != nil, "reached_goal": done(chosen)]
         var messages = plan.messages
         for t in plan.targets {
             let p = Self.projection(chosen.z, t.vector)
@@ -317,7 +318,7 @@ public struct LocalBackend: GenerationBackend, Sendable {
         if events.count > 20 { messages.append("… \(events.count - 20) more drift restarts") }
         return GeneratedOutput(image: render(generator.generate([chosen.z])[0]),
                                selection: anchor == nil ? .unanchored(candidates: evaluations) : .anchored(candidates: evaluations),
-                               notes: notes, messages: messages, requestedModes: plan.requestedModes)
+                               notes: notes, flags: flags, messages: messages, requestedModes: plan.requestedModes)
     }
 
     /// The output rendering: the 64 px draw upscaled (bilinear) to `renderSize`.

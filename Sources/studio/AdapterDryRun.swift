@@ -59,8 +59,7 @@ struct AdapterDryRun {
         if json {
             var doc: [String: Any] = ["backend": backend, "dry_run": true, "plans": out]
             if let version { doc["model_version"] = version }
-            let data = try JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys])
-            print(Redaction.redact(String(decoding: data, as: UTF8.self), secrets: secrets))
+            print(Redaction.redact(try JSON.document(.dryRun, doc), secrets: secrets))
         } else {
             print(Redaction.redact(lines.joined(separator: "\n"), secrets: secrets))
         }

@@ -55,7 +55,7 @@ struct AdaptersList: ParsableCommand {
                              ("path", JSON.string(a.path)), ("load_ms", JSON.number(a.loadSeconds * 1000))])
             }
             let bad = failed.map { JSON.object([("path", JSON.string($0.0)), ("error", JSON.string($0.1))]) }
-            print(JSON.object([("adapters", JSON.array(items)), ("failed", JSON.array(bad)), ("search_path", JSON.array(Adapters.searchPath().map(JSON.string)))]))
+            print(JSON.document(.adaptersList, [("adapters", JSON.array(items)), ("failed", JSON.array(bad)), ("search_path", JSON.array(Adapters.searchPath().map(JSON.string)))]))
             return
         }
         if loaded.isEmpty { print("no adapters found in: " + Adapters.searchPath().joined(separator: ", ")) }
@@ -77,7 +77,7 @@ struct AdaptersInfo: ParsableCommand {
         guard let a = loaded.first(where: { $0.manifest.name == name }) else {
             throw BadInput("no adapter named '\(name)' (found: \(loaded.map(\.manifest.name).joined(separator: ", ").nilIfEmpty ?? "none"))")
         }
-        if json { print(AdapterJSON.encode(a.manifest)); return }
+        if json { print(try StudioJSON.text(a.manifest, as: .adapterInfo)); return }
         let m = a.manifest, s = m.surface
         print("\(m.name) \(m.version): \(m.summary)")
         print("  library: \(a.path)")
@@ -185,8 +185,8 @@ struct AdaptersCheck: ParsableCommand {
         }
         unsetenv(a.manifest.surface.auth.credential)
         if json {
-            print(JSON.object([("adapter", JSON.string(a.manifest.name)), ("checks", JSON.array(results.map {
-                JSON.object([("name", JSON.string($0.0)), ("pass", $0.1 ? "true" : "false"), ("detail", JSON.string($0.2))])
+            print(JSON.document(.adaptersCheck, [("adapter", JSON.string(a.manifest.name)), ("checks", JSON.array(results.map {
+                JSON.object([("name", JSON.string($0.0)), ("pass", JSON.bool($0.1)), ("detail", JSON.string($0.2))])
             }))]))
         } else {
             for (n, ok, d) in results { print("\(ok ? "PASS" : "FAIL")  \(n): \(d)") }

@@ -76,9 +76,8 @@ struct BenchAdapters: ParsableCommand {
         }
         if json {
             struct Out: Codable { var timings: [Timing]; var surfaces: [Surface]; var characters: [String]; var prompts: [String]; var threshold: Double?; var repeats: Int }
-            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-            print(String(decoding: try enc.encode(Out(timings: timings, surfaces: surfaces, characters: cast, prompts: Array(BenchGen.prompts.prefix(prompts)),
-                                                      threshold: threshold, repeats: repeats)), as: UTF8.self))
+            print(try StudioJSON.text(Out(timings: timings, surfaces: surfaces, characters: cast, prompts: Array(BenchGen.prompts.prefix(prompts)),
+                                          threshold: threshold, repeats: repeats), as: .benchAdapters))
         }
     }
 

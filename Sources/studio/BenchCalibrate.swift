@@ -85,7 +85,7 @@ struct BenchCalibrate: ParsableCommand {
                 "same_distance": sd, "different_distance": dd, "same_cosine": sc, "different_cosine": dc,
                 "rates": rates.map { ["threshold": $0.0, "false_accept_rate": $0.1, "false_reject_rate": $0.2] },
             ]
-            print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self))
+            print(try JSON.document(.benchCalibrate, obj))
             return
         }
         print("calibration on \(root): \(items.count) images of \(Set(items.map(\.person)).count) people; \(same.count) same-person and \(diff.count) different-person pairs (\(duplicates) pair(s) of byte-identical files left out)")
@@ -122,9 +122,9 @@ struct BenchCalibrate: ParsableCommand {
             }
         }
         if json {
-            var out = String(decoding: try JSONEncoder().encode(c), as: UTF8.self)
+            var out = try StudioJSON.text(c, as: .calibration)
             if !lookalikes.isEmpty {
-                out = JSON.object([("calibration", out), ("lookalike_threshold", JSON.number(LookalikeCalibration.threshold)),
+                out = JSON.document(.benchCalibrate, [("calibration", out), ("lookalike_threshold", JSON.number(LookalikeCalibration.threshold)),
                                    ("lookalike_distances", JSON.array(lookalikes.map { JSON.object([("seed", String($0.seed)), ("distance", JSON.number($0.distance))]) }))])
             }
             print(out); return

@@ -81,8 +81,7 @@ struct BenchFaces: ParsableCommand {
             }
             let obj: [String: Any] = ["upsample": upsample, "repeat": repeats, "dlib": "19.24 (Debian libdlib-dev)", "results": results,
                                       "peak_memory": rows]
-            let data = try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+            print(try JSON.document(.benchFaces, obj))
             return
         }
         print("studio vs dlib 19.24 — medians of \(repeats) (ratio = studio / dlib; < 1 means studio is faster)")

@@ -96,11 +96,10 @@ struct BenchGen: ParsableCommand {
             arms.append(Self.summarise(results, inject: inject, seconds: monotonicSeconds() - started))
         }
         if json {
-            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
             struct Out: Codable { var characters: [String]; var skipped: [String]; var prompts: [String]; var threshold: Double; var arms: [Arm]; var shots: [[String: String]] }
             let out = Out(characters: cast.map(\.name), skipped: skipped, prompts: Array(Self.prompts.prefix(prompts)),
                           threshold: engine.calibration.threshold, arms: arms, shots: perShot)
-            print(String(decoding: try enc.encode(out), as: UTF8.self))
+            print(try StudioJSON.text(out, as: .benchGen))
             return
         }
         let on = arms[0], off = arms.count > 1 ? arms[1] : nil

@@ -124,7 +124,7 @@ struct BenchGeneratedQuality: ParsableCommand {
                 "distribution": dist, "limits": limits, "variations": variationRows, "blur_radius": blur,
                 "samples": samples.map { ["seed": $0.seed, "faces": $0.faces, "values": $0.values, "failing": $0.failing, "warning": $0.warning] as [String: Any] },
             ]
-            print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self))
+            print(try JSON.document(.benchGeneratedQuality, obj))
             return
         }
         print("generated reference quality: seeds \(firstSeed)..<\(firstSeed &+ UInt64(seeds)), 64 px\(blur > 0 ? " box-blurred (radius \(blur))" : "") upscaled to 256 px, MMOD upsample 0")

@@ -88,7 +88,7 @@ struct BenchStore: ParsableCommand {
                 "lookup_ms": ["p50": lp.0, "p95": lp.1, "goal": 1.0], "nearest_ms": ["p50": sp.0, "p95": sp.1, "goal_p95": 20.0],
                 "add_3_references_seconds": ["median_of_3": addMedian, "goal": 2.0, "of_which_analysis": prepareMedian],
             ]
-            print(String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self))
+            print(try JSON.document(.benchStore, obj))
             return
         }
         print("store benchmark: \(count) characters (inserted in \(fmt(insertSeconds, 1)) s)")

@@ -37,11 +37,7 @@ func readFile(_ path: String) throws -> [UInt8] {
     return [UInt8](d)
 }
 
-func characterJSON(_ c: CharacterRecord) throws -> String {
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.sortedKeys]
-    return String(decoding: try enc.encode(c), as: UTF8.self)
-}
+func characterJSON(_ c: CharacterRecord) throws -> String { try StudioJSON.text(c, as: .character) }
 
 struct CharacterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -134,8 +130,7 @@ struct CharacterList: ParsableCommand {
     func run() throws {
         let rows = try withStore { try $0.list(tenant: allTenants ? nil : store.tenant) }
         if store.json {
-            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-            print(String(decoding: try enc.encode(rows), as: UTF8.self)); return
+            print(try StudioJSON.text(list: rows, key: "characters", as: .characterList)); return
         }
         if rows.isEmpty { print("no characters"); return }
         for r in rows { print("\(r.name)  tenant \(r.tenant)  \(r.referenceCount) reference(s)  id \(r.id)") }
@@ -159,7 +154,7 @@ struct CharacterRemove: ParsableCommand {
     @OptionGroup var store: StoreOptions
     func run() throws {
         try withStore { try $0.remove(named: name, tenant: store.tenant) }
-        if store.json { print(JSON.object([("removed", JSON.string(name)), ("tenant", JSON.string(store.tenant))])) } else { print("removed \(name)") }
+        if store.json { print(JSON.document(.characterRemoved, [("removed", JSON.string(name)), ("tenant", JSON.string(store.tenant))])) } else { print("removed \(name)") }
     }
 }
 
@@ -174,7 +169,7 @@ struct CharacterExport: ParsableCommand {
         do { try Data(bytes).write(to: URL(fileURLWithPath: file), options: .atomic) } catch {
             throw BadInput("\(file): cannot write: \(error.localizedDescription)")
         }
-        if store.json { print(JSON.object([("exported", JSON.string(name)), ("file", JSON.string(file)), ("bytes", String(bytes.count))])) }
+        if store.json { print(JSON.document(.characterExported, [("exported", JSON.string(name)), ("file", JSON.string(file)), ("bytes", String(bytes.count))])) }
         else { print("exported \(name) to \(file) (\(bytes.count) bytes)") }
     }
 }
@@ -205,8 +200,7 @@ struct CharacterSearch: ParsableCommand {
         }
         let hits = try withStore { try $0.nearest(to: face.descriptor, tenant: allTenants ? nil : store.tenant, top: max(1, top)) }
         if store.json {
-            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-            print(String(decoding: try enc.encode(hits), as: UTF8.self)); return
+            print(try StudioJSON.text(list: hits, key: "matches", as: .characterSearch)); return
         }
         if hits.isEmpty { print("no characters stored"); return }
         for (i, h) in hits.enumerated() {
@@ -279,8 +273,8 @@ struct Verify: ParsableCommand {
             }
         }
         if store.json {
-            print(JSON.object([("character", JSON.string(c.name)), ("tenant", JSON.string(c.tenant)), ("threshold", JSON.number(threshold)),
-                               ("results", JSON.array(jsonRows)), ("all_pass", allPass ? "true" : "false")]))
+            print(JSON.document(.verify, [("character", JSON.string(c.name)), ("tenant", JSON.string(c.tenant)), ("threshold", JSON.number(threshold)),
+                                          ("results", JSON.array(jsonRows)), ("all_pass", JSON.bool(allPass))]))
         }
         if let out = sheet {
             let png = ContactSheet.render(rows: [referenceRow(c, images: refImages),

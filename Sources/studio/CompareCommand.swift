@@ -34,9 +34,9 @@ struct Compare: ParsableCommand {
         let c = picked[0].descriptor.cosineSimilarity(to: picked[1].descriptor)
         let same = d < threshold
         if json {
-            print(JSON.object([("a", JSON.string(a)), ("b", JSON.string(b)), ("distance", JSON.number(d)),
-                               ("cosine_similarity", JSON.number(c)), ("threshold", JSON.number(threshold)),
-                               ("same_person", same ? "true" : "false")]))
+            print(JSON.document(.compare, [("a", JSON.string(a)), ("b", JSON.string(b)), ("distance", JSON.number(d)),
+                                           ("cosine_similarity", JSON.number(c)), ("threshold", JSON.number(threshold)),
+                                           ("same_person", JSON.bool(same))]))
         } else {
             print("distance \(fmt(d, 4))  cosine similarity \(fmt(c, 4))  threshold \(fmt(threshold, 2))")
             print(same ? "same person" : "different people")

@@ -31,7 +31,7 @@ struct Faces: ParsableCommand {
             if let note = workingSizeNote(path, image, plan) { warn("studio: " + note) }
             let faces = pipeline.faces(in: image, upsample: pipelineOptions.upsample, jitter: pipelineOptions.jitter)
             if json {
-                print(JSON.object([("image", JSON.string(path)), ("width", String(image.width)), ("height", String(image.height)),
+                print(JSON.document(.faces, [("image", JSON.string(path)), ("width", String(image.width)), ("height", String(image.height)),
                                    ("detection", plan.json), ("faces", JSON.array(faces.map(\.json)))]))
             } else {
                 print("\(path): \(image.width)x\(image.height), \(faces.count) face\(faces.count == 1 ? "" : "s")")

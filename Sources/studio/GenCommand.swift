@@ -219,8 +219,8 @@ enum GenText {
             s += " — distance \(fmt(j.distance ?? .nan, 3)) vs \(fmt(j.threshold, 3))\(j.threshold < threshold ? " (lookalike threshold)" : ""): " +
                 "\(j.verdict.rawValue.uppercased()) (confidence \(fmt(j.confidence, 2)))"
         }
-        if let ev = a.notes["evaluations"], a.notes["identity_injection"] == 1 {
-            s += "; searched \(Int(ev)) latents" + (a.notes["anchored"] == 1 ? " near the character's anchor" : " (no anchor)")
+        if let ev = a.notes["evaluations"], a.flags["identity_injection"] == true {
+            s += "; searched \(Int(ev)) latents" + (a.flags["anchored"] == true ? " near the character's anchor" : " (no anchor)")
             if let r = a.notes["drift_restarts"], r > 0 { s += ", \(Int(r)) drift restart(s)" }
         }
         s += String(format: "; %.1f s", a.generateSeconds + a.verifySeconds)
@@ -278,8 +278,7 @@ struct RunFolder {
     /// Prints the outcome (the report as JSON, or a summary line) and exits 1 unless every shot passed.
     func finish(_ report: RunReport, json: Bool, extra: String = "") throws {
         if json {
-            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
-            print(JSON.object([("run", JSON.string(final)), ("report", String(decoding: try enc.encode(report), as: UTF8.self))]))
+            print(JSON.document(.gen, [("run", JSON.string(final)), ("report", try StudioJSON.text(report, as: .runReport))]))
         } else {
             let s = report.summary
             print("\(s.passed) of \(report.request.count) shot(s) passed (\(s.uncertain) uncertain, \(s.failed) failed) in \(fmt(s.seconds, 1)) s, \(s.attempts) attempt(s)\(extra)")
@@ -334,8 +333,7 @@ struct RunFolder {
             summary: .init(passed: results.filter { $0.status == .passed }.count, uncertain: results.filter { $0.status == .uncertain }.count,
                            failed: results.filter { $0.status == .failed }.count, attempts: results.reduce(0) { $0 + $1.attempts.count },
                            seconds: seconds, allPassed: results.allSatisfy { $0.status == .passed }))
-        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-        try enc.encode(report).write(to: URL(fileURLWithPath: partial + "/report.json"), options: .atomic)
+        try StudioJSON.encode(report, as: .runReport, pretty: true).write(to: URL(fileURLWithPath: partial + "/report.json"), options: .atomic)
         guard rename(partial, final) == 0 else {
             throw Failure(description: "cannot move \(partial) to \(final): \(String(cString: strerror(errno)))")
         }

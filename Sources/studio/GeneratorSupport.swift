@@ -16,7 +16,9 @@ func generatedCalibrationFile() -> String { StudioPaths.fromEnvironment().home +
 /// The saved generated-domain calibration, when present and readable.
 func readGeneratedCalibration() -> DomainCalibration? {
     guard let data = FileManager.default.contents(atPath: generatedCalibrationFile()),
-          let c = try? JSONDecoder().decode(DomainCalibration.self, from: data), c.threshold.isFinite, c.threshold > 0 else { return nil }
+          let c = (try? StudioJSON.decoder().decode(DomainCalibration.self, from: data))
+            ?? (try? JSONDecoder().decode(DomainCalibration.self, from: data)),   // written before the JSON convention
+          c.threshold.isFinite, c.threshold > 0 else { return nil }
     return c
 }
 
@@ -24,8 +26,7 @@ func readGeneratedCalibration() -> DomainCalibration? {
 func saveGeneratedCalibration(_ c: DomainCalibration) throws {
     let file = generatedCalibrationFile()
     try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-    try enc.encode(c).write(to: URL(fileURLWithPath: file), options: .atomic)
+    try StudioJSON.encode(c, as: .calibration, pretty: true).write(to: URL(fileURLWithPath: file), options: .atomic)
 }
 
 /// The generated-domain same-person threshold: the saved calibration's when

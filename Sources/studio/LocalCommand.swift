@@ -150,10 +150,9 @@ struct LocalDirections: ParsableCommand {
             try Data(source.utf8).write(to: URL(fileURLWithPath: w), options: .atomic)
         }
         if json {
-            let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys]
             let report = Report(provenance: provenance, directions: directions, cosines: cosines, crossEffects: cross,
                                 steering: steering, seconds: seconds)
-            print(String(decoding: try enc.encode(report), as: UTF8.self))
+            print(try StudioJSON.text(report, as: .local))
             return
         }
         print("latent directions of the local generator: \(latents.count) faces from \(samples) seeds (\(firstSeed)..<\(firstSeed &+ UInt64(samples))), rendered at \(GeneratedMeasures.renderSize) px, in \(fmt(seconds, 1)) s")

@@ -36,7 +36,7 @@ struct Models: ParsableCommand {
                 print("  source   \(m.source)")
             }
         }
-        if json { print(JSON.array(rows)) } else if !allOK { print("Run scripts/setup.sh to install or repair the models.") }
+        if json { print(JSON.document(.models, [("models", JSON.array(rows))])) } else if !allOK { print("Run scripts/setup.sh to install or repair the models.") }
         if !allOK { throw ExitCode(1) }
     }
 }

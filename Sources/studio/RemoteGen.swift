@@ -33,6 +33,15 @@ struct RunSpec: Codable {
     var maxJobs: Int?
 
     /// The most paid jobs the run may create: count x maxAttempts, or the cap when lower.
+    /// Reads a run folder's run.json (written under the JSON convention, or camelCase before it).
+    static func read(_ path: String) throws -> RunSpec {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        do { return try StudioJSON.decoder().decode(RunSpec.self, from: data) } catch {
+            guard let legacy = try? JSONDecoder().decode(RunSpec.self, from: data) else { throw error }
+            return legacy
+        }
+    }
+
     var jobBound: Int { min(count * maxAttempts, maxJobs ?? Int.max) }
 }
 
@@ -180,7 +189,7 @@ struct RemoteGen {
             return
         }
         if json {
-            print(JSON.object([("stopped", JSON.string(why)), ("run", JSON.string(writer.partial)), ("jobs_sent", String(journal.jobsSent)),
+            print(JSON.document(.runStopped, [("stopped", JSON.string(why)), ("run", JSON.string(writer.partial)), ("jobs_sent", String(journal.jobsSent)),
                                ("cancelled", String(client.counts.cancels)), ("resume", JSON.string(resume))]))
         } else {
             warn(message)
@@ -194,8 +203,7 @@ struct RemoteGen {
         let prepared = try prepare(spec)
         let writer: RunFolder
         do { writer = try RunFolder(final: folder) } catch { throw BadInput("\(error)") }
-        let enc = JSONEncoder(); enc.outputFormatting = [.sortedKeys, .prettyPrinted]
-        try enc.encode(spec).write(to: URL(fileURLWithPath: writer.partial + "/" + RunSpec.file), options: .atomic)
+        try StudioJSON.encode(spec, as: .runSpec, pretty: true).write(to: URL(fileURLWithPath: writer.partial + "/" + RunSpec.file), options: .atomic)
         try RemoteGen(spec: spec, writer: writer, json: json, resubmitUnanswered: false).run(prepared)
     }
 }
@@ -222,7 +230,7 @@ struct RunsList: ParsableCommand {
             }
         }
         if json {
-            print(JSON.object([("runs", JSON.array(rows.map { JSON.object([("id", JSON.string($0.0)), ("state", JSON.string($0.1))]) }))]))
+            print(JSON.document(.runsList, [("runs", JSON.array(rows.map { JSON.object([("id", JSON.string($0.0)), ("state", JSON.string($0.1))]) }))]))
         } else if rows.isEmpty {
             print("no runs in \(dir)")
         } else {
@@ -260,7 +268,7 @@ struct RunsResume: ParsableCommand {
             throw BadInput(done.map { "\($0) is complete; nothing to resume" } ?? "no interrupted run '\(id)' (looked for \(candidates.filter { $0.hasSuffix(".partial") }.joined(separator: ", ")))")
         }
         var spec: RunSpec
-        do { spec = try JSONDecoder().decode(RunSpec.self, from: Data(contentsOf: URL(fileURLWithPath: partial + "/" + RunSpec.file))) } catch {
+        do { spec = try RunSpec.read(partial + "/" + RunSpec.file) } catch {
             throw BadInput("\(partial)/\(RunSpec.file) is unreadable: \(error)")
         }
         if let n = maxJobs { spec.maxJobs = n }

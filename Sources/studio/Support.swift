@@ -69,33 +69,6 @@ func readImage(_ path: String) throws -> RGBImage {
     do { return try ImageIO.load(path: path) } catch { throw BadInput("\(error)") }
 }
 
-/// Minimal JSON text building with a fixed key order (the `faces --json` line format is a contract).
-enum JSON {
-    static func string(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16) }
-                else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
-    /// Shortest round-tripping decimal; non-finite values become null.
-    static func number(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
-    static func number(_ x: Float) -> String { x.isFinite ? "\(x)" : "null" }
-    static func object(_ pairs: [(String, String)]) -> String {
-        "{" + pairs.map { string($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
-    }
-    static func array(_ items: [String]) -> String { "[" + items.joined(separator: ",") + "]" }
-}
-
 extension DetectedFace {
     var json: String {
         JSON.object([

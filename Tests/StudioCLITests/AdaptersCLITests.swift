@@ -13,7 +13,7 @@ final class AdaptersCLITests: XCTestCase {
         let lib = try built("ReplicateInstantID")
         let list = try CLI.run(["adapters", "list", "--json"])
         XCTAssertEqual(list.status, 0, list.stderr)
-        let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any])
+        let o = try CLI.document(list.stdout, schema: "studio.adapters-list/1")
         let names = (o["adapters"] as! [[String: Any]]).map { $0["name"] as! String }
         XCTAssertTrue(names.contains("replicate-instantid"), "\(names)")
 
@@ -23,10 +23,13 @@ final class AdaptersCLITests: XCTestCase {
             XCTAssertTrue(info.stdout.contains(needle), "\(needle) in \(info.stdout)")
         }
         XCTAssertEqual(try CLI.run(["adapters", "info", "no-such-adapter"]).status, 2)
+        let manifest = try CLI.document(try CLI.run(["adapters", "info", "replicate-instantid", "--json"]).stdout,
+                                        schema: "studio.adapter-info/1")
+        XCTAssertNotNil((manifest["surface"] as? [String: Any])?["max_references"], "the manifest under the JSON convention")
 
         let check = try CLI.run(["adapters", "check", lib, "--json"])
         XCTAssertEqual(check.status, 0, check.stdout + check.stderr)
-        let checks = try XCTUnwrap((JSONSerialization.jsonObject(with: Data(check.stdout.utf8)) as? [String: Any])?["checks"] as? [[String: Any]])
+        let checks = try XCTUnwrap(try CLI.document(check.stdout, schema: "studio.adapters-check/1")["checks"] as? [[String: Any]])
         XCTAssertGreaterThanOrEqual(checks.count, 7)
         XCTAssertTrue(checks.allSatisfy { $0["pass"] as? Bool == true }, "\(checks)")
 
@@ -49,7 +52,7 @@ final class AdaptersCLITests: XCTestCase {
     func testFalAdaptersListInfoAndCheck() throws {
         let list = try CLI.run(["adapters", "list", "--json"])
         XCTAssertEqual(list.status, 0, list.stderr)
-        let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any])
+        let o = try CLI.document(list.stdout, schema: "studio.adapters-list/1")
         let names = (o["adapters"] as! [[String: Any]]).map { $0["name"] as! String }
         XCTAssertTrue(names.contains("fal-flux-pulid") && names.contains("fal-kling-i2v"), "\(names)")
 
@@ -61,7 +64,7 @@ final class AdaptersCLITests: XCTestCase {
         for name in ["FalFluxPuLID", "FalKlingI2V"] {
             let check = try CLI.run(["adapters", "check", try built(name), "--json"])
             XCTAssertEqual(check.status, 0, check.stdout + check.stderr)
-            let checks = try XCTUnwrap((JSONSerialization.jsonObject(with: Data(check.stdout.utf8)) as? [String: Any])?["checks"] as? [[String: Any]])
+            let checks = try XCTUnwrap(try CLI.document(check.stdout, schema: "studio.adapters-check/1")["checks"] as? [[String: Any]])
             XCTAssertGreaterThanOrEqual(checks.count, 7)
             XCTAssertTrue(checks.allSatisfy { $0["pass"] as? Bool == true }, "\(name): \(checks)")
         }
@@ -79,7 +82,7 @@ final class AdapterDryRunCLITests: XCTestCase {
         for name in ["replicate-instantid", "replicate-flux-pulid", "replicate-photomaker"] {
             let r = try CLI.run(["gen", "--backend", name, "--character", "ada", "--prompt", "portrait", "--dry-run", "--json"], env: env)
             XCTAssertEqual(r.status, 0, r.stderr)
-            let doc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+            let doc = try CLI.document(r.stdout, schema: "studio.dry-run/1", dataMaps: ["headers"])
             let plan = try XCTUnwrap((doc["plans"] as? [[String: Any]])?.first)
             XCTAssertEqual(plan["method"] as? String, "POST"); XCTAssertEqual(plan["url"] as? String, "https://api.replicate.com/v1/predictions", name)
             let body = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(((plan["body"] as? String) ?? "").utf8)) as? [String: Any])

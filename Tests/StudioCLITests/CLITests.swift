@@ -38,8 +38,10 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let lines = r.stdout.split(separator: "\n")
         XCTAssertEqual(lines.count, 1)
-        XCTAssertTrue(lines[0].hasPrefix("{\"image\":\"\(img)\",\"width\":910,\"height\":1137,\"faces\":[{\"box\":["), String(lines[0].prefix(120)))
-        let obj = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        XCTAssertTrue(lines[0].hasPrefix("{\"schema\":\"studio.faces/1\",\"image\":\"\(img)\",\"width\":910,\"height\":1137,"
+                                          + "\"detection\":{\"width\":910,\"height\":1137,\"upsample\":0,\"scale\":1.0,\"limit\":\"none\"},\"faces\":[{\"box\":["),
+                      String(lines[0].prefix(200)))
+        let obj = try CLI.document(lines[0], schema: "studio.faces/1")
         let faces = obj["faces"] as! [[String: Any]]
         XCTAssertEqual(faces.count, 1)
         XCTAssertEqual((faces[0]["box"] as! [Int]), [375, 154, 611, 390])   // dlib's box for this photo
@@ -51,7 +53,7 @@ final class CLITests: XCTestCase {
     func testCompareVerdictsAndExitStatus() throws {
         let same = try run(["compare", "--json", "--upsample", "0", try photo("obama.jpg"), try photo("obama2.jpg")])
         XCTAssertEqual(same.status, 0, same.stderr)
-        let s = try JSONSerialization.jsonObject(with: Data(same.stdout.utf8)) as! [String: Any]
+        let s = try CLI.document(same.stdout, schema: "studio.compare/1")
         XCTAssertEqual(s["same_person"] as? Bool, true)
         XCTAssertLessThan(s["distance"] as! Double, 0.6)
 
@@ -100,7 +102,7 @@ final class CLITests: XCTestCase {
     func testModelsReportAndMissingOrTruncatedModels() throws {
         let ok = try run(["models", "--json"])
         XCTAssertEqual(ok.status, 0, ok.stdout)
-        let rows = try JSONSerialization.jsonObject(with: Data(ok.stdout.utf8)) as! [[String: Any]]
+        let rows = try XCTUnwrap(try CLI.document(ok.stdout, schema: "studio.models/1")["models"] as? [[String: Any]])
         XCTAssertEqual(rows.map { $0["status"] as! String }, ["ok", "ok", "ok", "ok"])
         XCTAssertTrue((rows.last?["licence"] as? String ?? "").contains("non-commercial"), "the generator's licence is stated")
 

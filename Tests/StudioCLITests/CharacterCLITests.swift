@@ -23,7 +23,7 @@ final class CharacterCLITests: XCTestCase {
         let home = try freshHome()
         let add = try studio(["character", "add", "obama", "--ref", try photo("obama.jpg"), "--ref", try photo("obama2.jpg"), "--json"], home: home)
         XCTAssertEqual(add.status, 0, add.stderr)
-        let rec = try JSONSerialization.jsonObject(with: Data(add.stdout.utf8)) as! [String: Any]
+        let rec = try CLI.document(add.stdout, schema: "studio.character/1", dataMaps: ["metadata"])
         XCTAssertEqual((rec["references"] as! [Any]).count, 2)
         let attrs = (rec["attributes"] as! [String: Any])["items"] as! [String: Any]
         for k in ["eye_colour", "skin_tone", "hair_colour", "face_width_height_ratio", "eye_spacing_ratio"] {
@@ -46,14 +46,14 @@ final class CharacterCLITests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: sheet))
         let bad = try studio(["verify", "--character", "obama", "--upsample", "0", "--json", try photo("biden.jpg")], home: home)
         XCTAssertEqual(bad.status, 1, bad.stderr)
-        let v = try JSONSerialization.jsonObject(with: Data(bad.stdout.utf8)) as! [String: Any]
+        let v = try CLI.document(bad.stdout, schema: "studio.verify/1")
         XCTAssertEqual(v["all_pass"] as? Bool, false)
 
         // Search finds obama first for an obama photo.
         _ = try studio(["character", "add", "biden", "--ref", try photo("biden.jpg")], home: home)
         let search = try studio(["character", "search", try photo("obama3.jpg"), "--json"], home: home)
         XCTAssertEqual(search.status, 0, search.stderr)
-        let hits = try JSONSerialization.jsonObject(with: Data(search.stdout.utf8)) as! [[String: Any]]
+        let hits = try XCTUnwrap(try CLI.document(search.stdout, schema: "studio.character-search/1")["matches"] as? [[String: Any]])
         XCTAssertEqual(hits.first?["name"] as? String, "obama")
 
         // Export, remove, import: the same record comes back.
@@ -73,7 +73,8 @@ final class CharacterCLITests: XCTestCase {
                             "--ref", try photo("biden.jpg")], home: home)
         XCTAssertEqual(r.status, 2)
         XCTAssertTrue(r.stderr.contains("biden.jpg") && r.stderr.contains("different person"), r.stderr)
-        XCTAssertEqual(try studio(["character", "list", "--json"], home: home).stdout.trimmingCharacters(in: .whitespacesAndNewlines), "[]")
+        XCTAssertEqual(try studio(["character", "list", "--json"], home: home).stdout.trimmingCharacters(in: .whitespacesAndNewlines),
+                       #"{"characters":[],"schema":"studio.character-list/1"}"#)
     }
 
     func testJohnsChipsWithLowQualityAllowed() throws {

@@ -9,8 +9,8 @@ final class CharacterCreateCLITests: XCTestCase {
         try CLI.run(args, env: ["STUDIO_HOME": home])
     }
 
-    func json(_ r: CLI.Result) throws -> [String: Any] {
-        try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+    func json(_ r: CLI.Result, schema: String = "studio.character/1") throws -> [String: Any] {
+        try CLI.document(r.stdout, schema: schema, dataMaps: ["metadata"])
     }
 
     func identity(_ rec: [String: Any]) -> [Double] { (rec["identity"] as! [String: Any])["values"] as! [Double] }
@@ -27,7 +27,7 @@ final class CharacterCreateCLITests: XCTestCase {
             let checks = (ref["quality"] as! [String: Any])["checks"] as! [[String: Any]]
             XCTAssertEqual(Set(checks.map { $0["name"] as! String }),
                            ["resolution", "face_count", "face_size", "sharpness", "lighting", "exposure", "frontality", "roll"])
-            for c in checks { XCTAssertNotEqual(c["verdict"] as? String, "fail", "\(ref["fileName"] ?? "") \(c)") }
+            for c in checks { XCTAssertNotEqual(c["verdict"] as? String, "fail", "\(ref["file_name"] ?? "") \(c)") }
         }
         let meta = rec["metadata"] as! [String: String]
         XCTAssertEqual(meta["origin"], "generated")
@@ -85,7 +85,7 @@ final class CharacterCreateCLITests: XCTestCase {
             XCTAssertGreaterThan(d, 0.508, "seeds \([1, 2, 4, 6][i]) and \([1, 2, 4, 6][j])")
         }}
         let list = try studio(["character", "list", "--json"], home: home)
-        XCTAssertEqual((try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as! [Any]).count, 4)
+        XCTAssertEqual((try CLI.document(list.stdout, schema: "studio.character-list/1")["characters"] as? [Any])?.count, 4)
     }
 
     func testRefusedSeedsAndNamesExit2() throws {
@@ -97,7 +97,8 @@ final class CharacterCreateCLITests: XCTestCase {
         let turned = try studio(["character", "create", "x", "--seed", "8"], home: home)
         XCTAssertEqual(turned.status, 2)
         XCTAssertTrue(turned.stderr.contains("frontality") && turned.stderr.contains("another seed"), turned.stderr)
-        XCTAssertEqual(try studio(["character", "list", "--json"], home: home).stdout.trimmingCharacters(in: .whitespacesAndNewlines), "[]",
+        XCTAssertEqual(try studio(["character", "list", "--json"], home: home).stdout.trimmingCharacters(in: .whitespacesAndNewlines),
+                       #"{"characters":[],"schema":"studio.character-list/1"}"#,
                        "nothing is stored for a refused seed")
         XCTAssertEqual(try studio(["character", "create", "x", "--seed", "1"], home: home).status, 0)
         let dup = try studio(["character", "create", "x", "--seed", "2"], home: home)
@@ -110,7 +111,7 @@ final class CharacterCreateCLITests: XCTestCase {
         let r = try studio(["bench", "generated-quality", "--seeds", "10", "--variation-scale", "0.2", "--variation-seeds", "2",
                             "--per-seed", "2", "--json"], home: try freshHome())
         XCTAssertEqual(r.status, 0, r.stderr)
-        let o = try json(r)
+        let o = try json(r, schema: "studio.bench-generated-quality/1")
         XCTAssertEqual(o["seeds"] as? Int, 10)
         XCTAssertEqual(o["with_face"] as? Int, 9, "seed 5 has no face")
         XCTAssertEqual(o["failing_seeds"] as? [Int], [5, 8])

@@ -27,7 +27,7 @@ final class FacesMemoryCLITests: XCTestCase {
         XCTAssertLessThan(run.peakResidentBytes, 1_500_000_000, "peak resident \(run.peakResidentBytes) bytes")
         XCTAssertTrue(stderr.contains("above the detector's working size"), stderr)
         let line = try XCTUnwrap(try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").first)
-        let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        let doc = try CLI.document(line, schema: "studio.faces/1")
         let detection = try XCTUnwrap(doc["detection"] as? [String: Any])
         XCTAssertEqual(detection["limit"] as? String, "working_size")
         let faces = try XCTUnwrap(doc["faces"] as? [[String: Any]])

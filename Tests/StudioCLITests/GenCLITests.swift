@@ -9,8 +9,8 @@ final class GenCLITests: XCTestCase {
     func studio(_ args: [String], home: String) throws -> CLI.Result { try CLI.run(args, env: ["STUDIO_HOME": home]) }
 
     func report(_ folder: String) throws -> [String: Any] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: folder + "/report.json"))
-        return try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let text = try String(contentsOfFile: folder + "/report.json", encoding: .utf8)
+        return try CLI.document(text, schema: "studio.run-report/1", dataMaps: CLI.reportDataMaps)
     }
 
     func isPNG(_ path: String, file: StaticString = #filePath, line: UInt = #line) {
@@ -30,7 +30,7 @@ final class GenCLITests: XCTestCase {
         let r = try studio(["gen", "--backend", "local", "--character", "ada", "--prompt", "head turned left, warmer tones, in a red hat",
                             "--negative", "blurry", "--count", "2", "--seed", "5", "--out", out, "--json"], home: home)
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
-        let top = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+        let top = try CLI.document(r.stdout, schema: "studio.gen/1", dataMaps: CLI.reportDataMaps)
         XCTAssertEqual(top["run"] as? String, out)
         for f in ["shot-01.png", "shot-02.png", "attempts/shot-01-attempt-1.png", "contact-sheet.png", "scores.png"] { isPNG(out + "/" + f) }
         XCTAssertFalse(FileManager.default.fileExists(atPath: out + ".partial"), "the partial folder was renamed into place")
@@ -38,13 +38,13 @@ final class GenCLITests: XCTestCase {
 
         let rep = try report(out)
         let summary = rep["summary"] as! [String: Any]
-        XCTAssertEqual(summary["allPassed"] as? Bool, true)
+        XCTAssertEqual(summary["all_passed"] as? Bool, true)
         XCTAssertEqual(summary["passed"] as? Int, 2)
         let cal = rep["calibration"] as! [String: Any]
         XCTAssertGreaterThanOrEqual(cal["pairs"] as! Int, 1000)
         let threshold = cal["threshold"] as! Double
         XCTAssertLessThan(threshold, 0.6)
-        XCTAssertEqual((rep["ladder"] as! [[String: Any]])[0]["identityStrength"] as? Double, 0.75)
+        XCTAssertEqual((rep["ladder"] as! [[String: Any]])[0]["identity_strength"] as? Double, 0.75)
         XCTAssertEqual((rep["character"] as! [String: Any])["origin"] as? String, "generated")
         for shot in shots(rep) {
             XCTAssertEqual(shot["status"] as? String, "passed")
@@ -53,7 +53,7 @@ final class GenCLITests: XCTestCase {
             XCTAssertEqual(j["verdict"] as? String, "pass")
             XCTAssertLessThan(j["distance"] as! Double, threshold)
             XCTAssertNotNil((j["selection"] as? [String: Any])?["anchored"], "a created character is searched near its anchor")
-            XCTAssertTrue((last["negativePrompt"] as! String).hasPrefix("blurry"))
+            XCTAssertTrue((last["negative_prompt"] as! String).hasPrefix("blurry"))
             let messages = last["messages"] as! [String]
             XCTAssertTrue(messages.contains { $0.contains("ignored") && $0.contains("\"red\"") && $0.contains("\"hat\"") }, "\(messages)")
             XCTAssertTrue(messages.contains { $0.contains("head turned left") && $0.contains("yaw") }, "\(messages)")
@@ -83,21 +83,21 @@ final class GenCLITests: XCTestCase {
         XCTAssertEqual(r.status, 1, "a stranger is not the character: " + r.stdout)
         let a = attempts(shots(try report(out))[0])
         XCTAssertEqual(a.count, 2)
-        let diagnosed = (judgement(a[0])["findings"] as! [[String: Any]]).map { $0["modeId"] as! String }
+        let diagnosed = (judgement(a[0])["findings"] as! [[String: Any]]).map { $0["mode_id"] as! String }
         let attributeModes = diagnosed.filter { $0 != "identity_drift" }
         XCTAssertFalse(attributeModes.isEmpty, "attempt 1 drifts in a measurable attribute: \(diagnosed)")
-        XCTAssertEqual(a[0]["targetedModes"] as? [String], [])
-        let targeted = a[1]["targetedModes"] as! [String]
+        XCTAssertEqual(a[0]["targeted_modes"] as? [String], [])
+        let targeted = a[1]["targeted_modes"] as! [String]
         XCTAssertEqual(Set(targeted), Set(diagnosed), "attempt 2 targets what attempt 1 showed")
-        let suppressors = a[1]["targetedSuppressors"] as! [String: [String]]
-        let negative = a[1]["negativePrompt"] as! String
+        let suppressors = a[1]["targeted_suppressors"] as! [String: [String]]
+        let negative = a[1]["negative_prompt"] as! String
         for mode in attributeModes {
             let fragments = try XCTUnwrap(suppressors[mode], "\(mode) has a suppressor in the retry")
             XCTAssertFalse(fragments.isEmpty)
             for f in fragments { XCTAssertTrue(negative.contains(f), "\(f) in \(negative)") }
         }
         let s1 = a[0]["strictness"] as! [String: Any], s2 = a[1]["strictness"] as! [String: Any]
-        XCTAssertGreaterThan(s2["identityStrength"] as! Double, s1["identityStrength"] as! Double)
+        XCTAssertGreaterThan(s2["identity_strength"] as! Double, s1["identity_strength"] as! Double)
         XCTAssertTrue(r.stderr.contains("targeting"), "attempt lines are status, on stderr: \(r.stderr)")
     }
 
@@ -112,7 +112,7 @@ final class GenCLITests: XCTestCase {
         XCTAssertEqual(r.status, 1, r.stdout + r.stderr)
         let shot = shots(try report(out))[0]
         XCTAssertEqual(shot["status"] as? String, "failed")
-        let best = try XCTUnwrap(shot["bestDistance"] as? Double)
+        let best = try XCTUnwrap(shot["best_distance"] as? Double)
         let j = judgement(attempts(shot)[0])
         let used = j["threshold"] as! Double
         XCTAssertNotNil((j["selection"] as? [String: Any])?["unanchored"])
@@ -129,11 +129,11 @@ final class GenCLITests: XCTestCase {
         let home = try freshHome()
         let r = try studio(["bench", "gen", "--characters", "1", "--prompts", "1", "--no-ablation", "--json"], home: home)
         XCTAssertEqual(r.status, 0, r.stderr)
-        let top = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+        let top = try CLI.document(r.stdout, schema: "studio.bench-gen/1")
         let arm = try XCTUnwrap((top["arms"] as? [[String: Any]])?.first)
-        let g = try XCTUnwrap(arm["generateSeconds"] as? Double), v = try XCTUnwrap(arm["verifySeconds"] as? Double)
+        let g = try XCTUnwrap(arm["generate_seconds"] as? Double), v = try XCTUnwrap(arm["verify_seconds"] as? Double)
         XCTAssertGreaterThan(g, 0); XCTAssertGreaterThan(v, 0)
-        XCTAssertEqual(try XCTUnwrap(arm["verificationShare"] as? Double), v / (g + v), accuracy: 1e-9)
+        XCTAssertEqual(try XCTUnwrap(arm["verification_share"] as? Double), v / (g + v), accuracy: 1e-9)
     }
 
     func testBadInputExits2() throws {

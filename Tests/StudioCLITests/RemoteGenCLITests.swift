@@ -19,7 +19,8 @@ final class RemoteGenCLITests: XCTestCase {
     }
 
     func report(_ folder: String) throws -> [String: Any] {
-        try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/report.json"))) as? [String: Any])
+        try CLI.document(try String(contentsOfFile: folder + "/report.json", encoding: .utf8), schema: "studio.run-report/1",
+                         dataMaps: CLI.reportDataMaps)
     }
 
     func testKilledDuringPollingThenResumedCompletesTheSameJob() throws {
@@ -150,7 +151,7 @@ final class RemoteGenCLITests: XCTestCase {
         let judged = try XCTUnwrap((attempt["judgement"] as? [String: Any])?["distance"] as? Double)
         XCTAssertEqual(judged, distances.max() ?? -1, accuracy: 1e-12)
         // The frames are plotted against their time: frames.png, named in the report.
-        XCTAssertEqual(rep["framePlot"] as? String, "frames.png")
+        XCTAssertEqual(rep["frame_plot"] as? String, "frames.png")
         let plot = try Data(contentsOf: URL(fileURLWithPath: out + "/frames.png"))
         XCTAssertEqual(Array(plot.prefix(4)), [0x89, 0x50, 0x4E, 0x47], "a PNG")
         XCTAssertTrue(r.status == 0 || r.status == 1, r.stderr)

@@ -38,6 +38,33 @@ enum CLI {
         return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
     }
 
+    /// Parses one JSON document studio printed and checks the convention (docs/json.md): it names
+    /// `schema`, and every key at every depth is snake_case, except inside the maps whose keys are
+    /// data (paths, ids, mode names: `dataMaps`).
+    static func document(_ text: some StringProtocol, schema: String, dataMaps: Set<String> = [],
+                         file: StaticString = #filePath, line: UInt = #line) throws -> [String: Any] {
+        let obj = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+                                "not a JSON object: \(text.prefix(200))", file: file, line: line)
+        XCTAssertEqual(obj["schema"] as? String, schema, file: file, line: line)
+        var bad: [String] = []
+        func walk(_ v: Any, _ path: String) {
+            if let o = v as? [String: Any] {
+                for (k, child) in o {
+                    if k.range(of: "^[a-z][a-z0-9_]*$", options: .regularExpression) == nil { bad.append(path + "." + k) }
+                    if !dataMaps.contains(k) { walk(child, path + "." + k) }
+                }
+            } else if let a = v as? [Any] {
+                for x in a { walk(x, path + "[]") }
+            }
+        }
+        walk(obj, "")
+        XCTAssertEqual(bad, [], "keys that are not snake_case", file: file, line: line)
+        return obj
+    }
+
+    /// report.json's maps keyed by data: backend notes and flags, remote job ids, suppressors by mode.
+    static let reportDataMaps: Set<String> = ["notes", "flags", "jobs", "targeted_suppressors"]
+
     static func photo(_ name: String) throws -> String {
         let p = home + "/testdata/face_recognition/" + name
         guard FileManager.default.fileExists(atPath: p) else {
