@@ -10,6 +10,8 @@
 # Writes  Tests/Fixtures/dlib-faces.jsonl          faces per image (box, confidence, landmarks, descriptor)
 #         Tests/Fixtures/dlib-johns-aligned.jsonl  descriptors of the 55 johns chips fed straight to the net
 #         Tests/Fixtures/dlib-chips/*.png          the 150x150 chips dlib extracted for each face
+#         Tests/Fixtures/dlib-chip-cases.jsonl     dlib on the committed large rolled chip cases
+#         Tests/Fixtures/chip-cases/dlib/*.png     their chips
 #
 # Upsample per image: 1 when width*height <= MAX_UPSAMPLE_PIXELS (default 1100000, about one
 # megapixel; this covers all johns chips), else 0. MMOD at upsample 1 on a larger photo costs
@@ -71,6 +73,18 @@ common=(--models "$models" --chips "$tmp/dlib-chips" --chip-names path --chip-de
 cat "$tmp"/faces*.jsonl | sort > "$tmp/faces.jsonl"
 "$oracle" aligned --models "$models" "${johns[@]}" > "$tmp/aligned.jsonl"
 
+# Chip cases: large rolled chips whose inputs are committed in Tests/Fixtures/chip-cases/ (how they
+# were made: chip-cases/README.md); only dlib's outputs are regenerated here. Paths relative to
+# Tests/Fixtures. rolled_face goes through detection; rolled_corner has no face, so its landmarks
+# are given (a 466 px chip rotated by 18 degrees, hanging over the bottom-left corner).
+mkdir -p "$tmp/chip-cases-dlib"
+(
+    cd "$fixtures"
+    "$oracle" faces --models "$models" --upsample 0 --chip-details --chips "$tmp/chip-cases-dlib" chip-cases/rolled_face.jpg
+    "$oracle" chip --models "$models" --chips "$tmp/chip-cases-dlib" chip-cases/rolled_corner.png \
+        15 279 -48 261 -204 206 -139 231 -133 364
+) > "$tmp/chip-cases.jsonl"
+
 info="$("$oracle" info --models "$models")"
 openblas="$(sed -E 's/.*"openblas":"([^"]*)".*/\1/' <<<"$info")"
 dlib_pkg="$(dpkg-query -W -f='${Version}' libdlib-dev 2>/dev/null || echo unknown)"
@@ -83,7 +97,7 @@ header() {
     echo "# openblas: $openblas; OPENBLAS_NUM_THREADS=$threads DLIB_NUM_THREADS=$threads; cpu: $cpu"
     echo "# date: $now"
     echo "# regenerate: tools/make-fixtures.sh"
-    echo "# images: paths relative to \$STUDIO_HOME/testdata; models from \$STUDIO_HOME/models"
+    echo "# images: ${2:-paths relative to \$STUDIO_HOME/testdata}; models from \$STUDIO_HOME/models"
 }
 
 {
@@ -102,7 +116,16 @@ header() {
     cat "$tmp/aligned.jsonl"
 } > "$tmp/dlib-johns-aligned.jsonl"
 
+{
+    header "faces (rolled_face), chip (rolled_corner)" "paths relative to Tests/Fixtures (committed inputs, see chip-cases/README.md)"
+    echo "# chips: chip-cases/dlib/<image stem>[_<face index>].png"
+    cat "$tmp/chip-cases.jsonl"
+} > "$tmp/dlib-chip-cases.jsonl"
+
 mkdir -p "$fixtures"
+rm -rf "$fixtures/chip-cases/dlib"
+mv "$tmp/chip-cases-dlib" "$fixtures/chip-cases/dlib"
+mv "$tmp/dlib-chip-cases.jsonl" "$fixtures/dlib-chip-cases.jsonl"
 rm -rf "$fixtures/dlib-chips"
 mv "$tmp/dlib-chips" "$fixtures/dlib-chips"
 mv "$tmp/dlib-faces.jsonl" "$fixtures/dlib-faces.jsonl"

@@ -118,11 +118,10 @@ public enum FaceChip {
         }
         // Affine map from chip pixels to source pixels through three corners.
         let c = rect.center
-        let t0 = rotate((rect.left, rect.top), about: c, by: d.angle)
-        let t1 = rotate((rect.right, rect.top), about: c, by: d.angle)
-        let t2 = rotate((rect.left, rect.bottom), about: c, by: d.angle)
-        let ax = (t1.0 - t0.0) / Double(d.cols - 1), ay = (t1.1 - t0.1) / Double(d.cols - 1)
-        let bx = (t2.0 - t0.0) / Double(d.rows - 1), by = (t2.1 - t0.1) / Double(d.rows - 1)
+        let map = ChipAffine(cols: d.cols, rows: d.rows,
+                             topLeft: rotate((rect.left, rect.top), about: c, by: d.angle),
+                             topRight: rotate((rect.right, rect.top), about: c, by: d.angle),
+                             bottomLeft: rotate((rect.left, rect.bottom), about: c, by: d.angle))
         let src = pyramid ?? image
         let view = pyramid == nil
             ? DlibPyramid.View(width: box.isEmpty ? 0 : box.width, height: box.isEmpty ? 0 : box.height,
@@ -134,8 +133,7 @@ public enum FaceChip {
             src.pixels.withUnsafeBufferPointer { sp in
                 for y in 0..<rows {
                     for x in 0..<cols {
-                        let sx = t0.0 + ax * Double(x) + bx * Double(y)
-                        let sy = t0.1 + ay * Double(x) + by * Double(y)
+                        let (sx, sy) = map.apply(Double(x), Double(y))
                         DlibPyramid.bilinear(sp, view, sx, sy, into: buf.baseAddress! + (y * cols + x) * 3)
                     }
                 }
@@ -177,6 +175,56 @@ public enum FaceChip {
         }
         return out
     }
+}
+
+/// The chip-to-source map of `extract_image_chips`, computed the way dlib's `find_affine_transform`
+/// computes it, so that sample positions agree with dlib's to the last bit.
+///
+/// dlib maps the chip corners (0,0), (cols-1,0), (0,rows-1) onto the rotated rectangle's corners
+/// by least squares: `m = Q·pinv(P)`, where `P` holds the chip corners (and a row of ones) and
+/// `Q` the image corners. Mathematically that is the corner differences divided by `cols-1` and
+/// `rows-1`, but the last bits differ, and a one-ulp change in a sample position flips the
+/// truncation of an interpolated value that is an integer in exact arithmetic (equal neighbours,
+/// small coordinates). Built from corner differences, the map put values off by one in 14 of 2,300
+/// chips fuzzed against dlib; this way, none. (The fit in `details` is closed-form, not dlib's
+/// LAPACK SVD; its rect agrees to about 1e-13, which still leaves a few off-by-one values in 3 of
+/// the 62 fixture chips.)
+struct ChipAffine: Sendable, Equatable {
+    var m00, m01, m10, m11, b0, b1: Double
+
+    /// `Q·pinv(P)` as dlib evaluates it: each entry is a fused multiply-add chain over the three
+    /// points in order (OpenBLAS' dgemm, which dlib calls for this product, uses FMA).
+    init(cols: Int, rows: Int, topLeft: (Double, Double), topRight: (Double, Double), bottomLeft: (Double, Double)) {
+        let p = Self.cornerPseudoInverse(cols: cols, rows: rows)
+        let qx = [topLeft.0, topRight.0, bottomLeft.0], qy = [topLeft.1, topRight.1, bottomLeft.1]
+        func entry(_ q: [Double], _ j: Int) -> Double {
+            (q[0] * p[0][j]).addingProduct(q[1], p[1][j]).addingProduct(q[2], p[2][j])
+        }
+        m00 = entry(qx, 0); m01 = entry(qx, 1); b0 = entry(qx, 2)
+        m10 = entry(qy, 0); m11 = entry(qy, 1); b1 = entry(qy, 2)
+    }
+
+    /// `m·p + b`, in dlib's order.
+    @inline(__always)
+    func apply(_ x: Double, _ y: Double) -> (Double, Double) { (m00 * x + m01 * y + b0, m10 * x + m11 * y + b1) }
+
+    /// `pinv(P)` for `P = [0, cols-1, 0; 0, 0, rows-1; 1, 1, 1]`, indexed [point][coordinate].
+    /// dlib takes it from LAPACK's SVD (`dgesvd`), whose rounding noise (entries that are 0 or
+    /// 1/149 in exact arithmetic come out as 1e-19 or 1/149 ± 2 ulp) decides the last bits of the
+    /// map. For 150x150 chips, the size every caller uses, these are dlib's values (dlib 19.24
+    /// with Debian's OpenBLAS LAPACK, `tools/oracle/build/dlib-oracle chip-pinv 150 150`); other
+    /// sizes use the exact inverse (dlib's entries differ from it by up to about 1e-16).
+    static func cornerPseudoInverse(cols: Int, rows: Int) -> [[Double]] {
+        if cols == 150 && rows == 150 { return pinv150 }
+        let sx = 1 / Double(cols - 1), sy = 1 / Double(rows - 1)
+        return [[-sx, -sy, 1], [sx, 0, 0], [0, sy, 0]]
+    }
+
+    static let pinv150: [[Double]] = [
+        [-0x1.b7d6c3dda3389p-8, -0x1.b7d6c3dda338bp-8, 0x1.ffffffffffffdp-1],
+        [0x1.b7d6c3dda338bp-8, 0x1.c8fdca5d55705p-63, 0x1.3b85aec0bc8p-72],
+        [-0x1.2ea1338a3b5b7p-64, 0x1.b7d6c3dda338dp-8, -0x1.a752cf5068b79p-54],
+    ]
 }
 
 /// dlib's image-pyramid and interpolation primitives that alignment depends on.

@@ -9,6 +9,8 @@
 // Subcommands (all take --models DIR, default $STUDIO_HOME/models, STUDIO_HOME default ~/.studio):
 //   faces       [--upsample N] [--chips OUTDIR] [--chip-names basename|path] [--chip-details] IMAGE...
 //   aligned     IMAGE...                     (150x150 chips -> descriptors)
+//   chip        [--chips OUTDIR] IMAGE X1 Y1 ... X5 Y5   (chip + descriptor from given landmarks)
+//   chip-pinv   ROWS COLS                    (pinv of the chip corners, as extract_image_chips uses it)
 //   dump-mmod   [--upsample N] [--adjust-threshold T] IMAGE OUTDIR
 //   dump-resnet CHIP OUTDIR
 //   bench       [--repeat R] [--upsample N] IMAGE...
@@ -217,7 +219,7 @@ static double parse_double(const std::string& flag, const std::string& v) {
 
 static options parse_args(int argc, char** argv) {
     options o;
-    if (argc < 2) throw oracle_error("missing subcommand (faces, aligned, dump-mmod, dump-resnet, bench, info, dims)");
+    if (argc < 2) throw oracle_error("missing subcommand (faces, aligned, chip, chip-pinv, dump-mmod, dump-resnet, bench, info, dims)");
     o.cmd = argv[1];
     for (int i = 2; i < argc; ++i) {
         std::string a = argv[i];
@@ -369,6 +371,67 @@ static int cmd_faces(const options& o) {
         line << "]}";
         std::cout << line.str() << "\n" << std::flush;
     }
+    return 0;
+}
+
+// ----------------------------------------------------------------------------------------
+// chip: one face chip from given landmarks (no detection)
+
+// `chip IMAGE X1 Y1 ... X5 Y5`: get_face_chip_details on these 5 integer landmarks (the box is
+// unused by get_face_chip_details), extract_image_chip, descriptor. With --chips DIR the chip is
+// written as DIR/<stem>.png.
+static int cmd_chip(const options& o) {
+    if (o.positional.size() != 11) throw oracle_error("chip: want IMAGE and 10 landmark coordinates");
+    const std::string& path = o.positional[0];
+    std::vector<point> parts;
+    for (int k = 0; k < 5; ++k)
+        parts.push_back(point(parse_long("chip", o.positional[1 + 2 * k], -1000000, 1000000),
+                              parse_long("chip", o.positional[2 + 2 * k], -1000000, 1000000)));
+    resnet::net_type rec;
+    load_model(o, kRESNET, rec);
+    matrix<rgb_pixel> img = load_rgb(path);
+    const full_object_detection shape(rectangle(), parts);
+    const chip_details cd = get_face_chip_details(shape, 150, 0.25);
+    matrix<rgb_pixel> chip;
+    extract_image_chip(img, cd, chip);
+    matrix<float, 0, 1> desc = rec(chip);
+    if (!o.chips_dir.empty()) {
+        make_dirs(o.chips_dir);
+        save_png(chip, o.chips_dir + "/" + chip_stem(path, o.chip_names) + ".png");
+    }
+    std::ostringstream line;
+    line << "{\"image\":" << json_str(path) << ",\"width\":" << img.nc() << ",\"height\":" << img.nr() << ",\"landmarks\":[";
+    for (int k = 0; k < 5; ++k) line << (k ? "," : "") << "[" << parts[k].x() << "," << parts[k].y() << "]";
+    line << "],\"chip\":{\"rect\":[" << fmt_g17(cd.rect.left()) << "," << fmt_g17(cd.rect.top()) << ","
+         << fmt_g17(cd.rect.right()) << "," << fmt_g17(cd.rect.bottom()) << "],\"angle\":" << fmt_g17(cd.angle)
+         << ",\"rows\":" << cd.rows << ",\"cols\":" << cd.cols << "}"
+         << ",\"descriptor\":" << json_floats(&desc(0), desc.size()) << "}";
+    std::cout << line.str() << "\n" << std::flush;
+    return 0;
+}
+
+// `chip-pinv ROWS COLS`: pinv(P) for the chip corners P = [0 cols-1 0; 0 0 rows-1; 1 1 1], as
+// find_affine_transform computes it inside extract_image_chips (LAPACK SVD), printed with %a.
+static int cmd_chip_pinv(const options& o) {
+    if (o.positional.size() != 2) throw oracle_error("chip-pinv: want ROWS COLS");
+    const long rows = parse_long("chip-pinv", o.positional[0], 2, 100000);
+    const long cols = parse_long("chip-pinv", o.positional[1], 2, 100000);
+    matrix<double, 3, 0> P(3, 3);
+    P = 0, cols - 1, 0,
+        0, 0, rows - 1,
+        1, 1, 1;
+    const matrix<double> pi = pinv(P);
+    std::cout << "{\"rows\":" << rows << ",\"cols\":" << cols << ",\"pinv\":[";
+    char buf[64];
+    for (long r = 0; r < pi.nr(); ++r) {
+        std::cout << (r ? "," : "") << "[";
+        for (long c = 0; c < pi.nc(); ++c) {
+            std::snprintf(buf, sizeof buf, "%a", pi(r, c));
+            std::cout << (c ? "," : "") << "\"" << buf << "\"";
+        }
+        std::cout << "]";
+    }
+    std::cout << "]}\n" << std::flush;
     return 0;
 }
 
@@ -779,6 +842,8 @@ static void usage(std::ostream& out) {
     out << "usage: dlib-oracle SUBCOMMAND [--models DIR] ...\n"
            "  faces       [--upsample N] [--chips OUTDIR] [--chip-names basename|path] [--chip-details] IMAGE...\n"
            "  aligned     IMAGE...\n"
+           "  chip        [--chips OUTDIR] IMAGE X1 Y1 ... X5 Y5\n"
+           "  chip-pinv   ROWS COLS\n"
            "  dump-mmod   [--upsample N] [--adjust-threshold T] IMAGE OUTDIR\n"
            "  dump-resnet CHIP OUTDIR\n"
            "  bench       [--repeat R] [--upsample N] IMAGE...\n"
@@ -796,6 +861,8 @@ int main(int argc, char** argv) {
         options o = parse_args(argc, argv);
         if (o.cmd == "faces") return cmd_faces(o);
         if (o.cmd == "aligned") return cmd_aligned(o);
+        if (o.cmd == "chip") return cmd_chip(o);
+        if (o.cmd == "chip-pinv") return cmd_chip_pinv(o);
         if (o.cmd == "dump-mmod") return cmd_dump_mmod(o);
         if (o.cmd == "dump-resnet") return cmd_dump_resnet(o);
         if (o.cmd == "bench") return cmd_bench(o);
