@@ -50,7 +50,8 @@ public enum Kernels {
         if oh == 0 || ow == 0 { return Tensor(n: input.n, c: wts.outChannels, h: oh, w: ow) }
         let kdim = input.c * win.kh * win.kw
         let rowsPerBlock = max(1, min(oh, im2colBudget / max(1, kdim * ow)))
-        var col = [Float](repeating: 0, count: kdim * rowsPerBlock * ow)
+        // im2col writes every element it hands to sgemm (zeros included), so no fill is needed.
+        var col = [Float](unsafeUninitializedCapacity: kdim * rowsPerBlock * ow) { _, n in n = kdim * rowsPerBlock * ow }
         let K = wts.outChannels
         // SGEMM with beta = 0 writes every output element, so the output needs no zero fill.
         let out = Tensor(n: input.n, c: K, h: oh, w: ow) { op in

@@ -8,7 +8,47 @@ import Darwin
 extension Kernels {
     /// Max pooling; window cells outside the input are skipped (never zero-filled).
     public static func maxPool(_ input: Tensor, _ win: Window2D) -> Tensor {
-        pool(input, win, isMax: true)
+        let oh = win.outHeight(input.h), ow = win.outWidth(input.w)
+        let h = input.h, w = input.w
+        return Tensor(n: input.n, c: input.c, h: oh, w: ow) { op in
+            input.data.withUnsafeBufferPointer { ip in
+                for plane in 0..<(input.n * input.c) {
+                    maxPoolPlane(ip.baseAddress! + plane * h * w, h: h, w: w, win,
+                                 into: op.baseAddress! + plane * oh * ow, oh: oh, ow: ow)
+                }
+            }
+        }
+    }
+
+    /// One channel of `maxPool`: each window's cells clipped to the input, visited row by row and
+    /// compared as `Swift.max` does (`v >= acc ? v : acc`), so results equal the reference's bit
+    /// for bit; a window with no cell inside gives 0. A whole output row is accumulated at once
+    /// (`acc[x]`), so neighbouring outputs' compare chains overlap instead of running one by one.
+    @inline(__always)
+    static func maxPoolPlane(_ src: UnsafePointer<Float>, h: Int, w: Int, _ win: Window2D,
+                             into dst: UnsafeMutablePointer<Float>, oh: Int, ow: Int) {
+        withUnsafeTemporaryAllocation(of: (lo: Int, hi: Int).self, capacity: ow) { cols in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: ow) { acc in
+            for x in 0..<ow {
+                let xStart = x * win.strideX - win.padX
+                cols[x] = (max(0, xStart), min(w, xStart + win.kw))
+            }
+            for y in 0..<oh {
+                let yStart = y * win.strideY - win.padY
+                let yLo = max(0, yStart), yHi = min(h, yStart + win.kh)
+                for x in 0..<ow { acc[x] = -.infinity }
+                for yy in yLo..<max(yLo, yHi) {
+                    let row = src + yy * w
+                    for x in 0..<ow {
+                        var a = acc[x]
+                        for xx in cols[x].lo..<max(cols[x].lo, cols[x].hi) { let v = row[xx]; a = v >= a ? v : a }
+                        acc[x] = a
+                    }
+                }
+                let rowOut = dst + y * ow
+                for x in 0..<ow { rowOut[x] = yLo < yHi && cols[x].lo < cols[x].hi ? acc[x] : 0 }
+            }
+        }}
     }
 
     /// Average pooling over the cells of each window that lie inside the input.

@@ -14,6 +14,8 @@ final class KernelTests: XCTestCase {
         let cases: [(c: Int, h: Int, w: Int, k: Int, kh: Int, kw: Int, s: Int, p: Int)] = [
             (3, 17, 23, 8, 3, 3, 1, 1), (3, 20, 19, 5, 7, 7, 2, 0), (4, 9, 9, 6, 5, 5, 2, 2),
             (2, 5, 4, 3, 3, 3, 2, 0), (1, 12, 12, 4, 9, 9, 1, 4), (5, 2, 3, 2, 3, 3, 1, 1),
+            // Maps of a few positions, as the ResNet's last levels have.
+            (40, 3, 3, 24, 3, 3, 1, 1), (17, 8, 8, 9, 3, 3, 2, 0), (3, 4, 4, 5, 1, 1, 1, 0),
         ]
         for (i, t) in cases.enumerated() {
             let x = randomTensor(c: t.c, h: t.h, w: t.w, seed: UInt64(10 + i))
