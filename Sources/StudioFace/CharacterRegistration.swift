@@ -108,7 +108,7 @@ public enum CharacterRegistration {
         let character = CharacterRecord(
             id: id, tenant: options.tenant, name: name, createdAt: now,
             identity: IdentityFusion.fuse(descriptors, weights: weights), references: records,
-            attributes: fuseAttributes(records), metadata: ["origin": "photos"])
+            attributes: fuseAttributes(records), metadata: CharacterOrigin.photos.metadata)
         return Registration(character: character, images: images, warnings: warnings)
     }
 

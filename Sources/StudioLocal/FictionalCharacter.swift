@@ -200,14 +200,12 @@ public enum FictionalCharacter {
                                           message: "seed \(seed): \(error); try another seed")
         }
         registration.character.metadata = [
-            "origin": "generated",
-            "generator": generatorName,
-            "seed": String(seed),
             "references_rendered": String(options.references),
             "variations_tried": String(rendered.attempts),
             "variation_scale": formatFixed(options.variationScale, 3),
             "stranger_threshold": formatFixed(options.strangerThreshold, 3),
         ]
+        registration.character.origin = .generated(generator: generatorName, seed: seed)
         return (registration, rendered)
     }
 

@@ -47,7 +47,7 @@ public struct PromptPlan: Sendable, Equatable {
     }
 }
 
-/// The search's knobs. Defaults are what `studio bench gen` measured (see README "Local generation").
+/// The search's knobs. Defaults are what `studio bench gen` measured (see docs/generation.md).
 public struct LatentSearchOptions: Sendable, Codable, Equatable {
     /// Random latents drawn (from the attempt's seed) before the chains start from the best of them.
     public var initialSamples = 24
@@ -123,7 +123,7 @@ public struct LocalBackend: GenerationBackend, Sendable {
     /// (`studio character create --seed N` stores `generator` and `seed` in its sealed metadata); nil for
     /// characters registered from photos.
     public static func anchor(for character: CharacterRecord) -> [Float]? {
-        guard character.metadata["generator"] == DCGANGenerator.domain, let s = character.metadata["seed"], let seed = UInt64(s) else { return nil }
+        guard case .generated(DCGANGenerator.domain, let seed) = character.origin else { return nil }
         return DCGANGenerator.latent(seed: seed)
     }
 

@@ -18,6 +18,6 @@ public enum SyntheticCharacters {
     public static func record(index: Int, tenant: String, seed: UInt64, dimension: Int = 128) -> CharacterRecord {
         CharacterRecord(id: "syn-\(seed)-\(index)", tenant: tenant, name: name(index: index, seed: seed),
                         createdAt: 1_700_000_000 + Int64(index), identity: identity(index: index, seed: seed, dimension: dimension),
-                        references: [], attributes: FaceAttributes(), metadata: ["origin": "synthetic"])
+                        references: [], attributes: FaceAttributes(), metadata: CharacterOrigin.synthetic.metadata)
     }
 }

@@ -68,7 +68,7 @@ struct BenchGen: ParsableCommand {
         let (members, skipped) = try BenchCast.make(engine: engine, count: characters, firstSeed: firstSeed)
         let cast = members.map(\.character)
         if !json {
-            print("bench gen: \(cast.count) fictional characters (seeds \(cast.compactMap { $0.metadata["seed"] }.joined(separator: ", "))) x \(prompts) prompts, up to \(maxAttempts) attempts")
+            print("bench gen: \(cast.count) fictional characters (seeds \(cast.compactMap { $0.origin.seed.map(String.init) }.joined(separator: ", "))) x \(prompts) prompts, up to \(maxAttempts) attempts")
             for s in skipped { print("  skipped \(s)") }
             print("verifying against the \(engine.calibrationLine)")
         }

@@ -35,7 +35,7 @@ struct BenchStore: ParsableCommand {
                 if i % 1000 == 0 { bar.update(i) }
                 let d = FaceDescriptor((0..<128).map { _ in Float.random(in: -0.25...0.25, using: &rng) })
                 let c = CharacterRecord(id: "syn-\(i)", tenant: "bench", name: "character-\(i)", createdAt: 0, identity: d,
-                                        references: [], attributes: FaceAttributes(), metadata: ["origin": "synthetic"])
+                                        references: [], attributes: FaceAttributes(), metadata: CharacterOrigin.synthetic.metadata)
                 try store.add(c, images: [:])
             }
         }

@@ -325,7 +325,7 @@ struct RunFolder {
         let results = runs.map(\.result)
         let report = RunReport(
             id: id, createdAt: Int64(Date().timeIntervalSince1970),
-            character: .init(name: c.name, tenant: c.tenant, origin: c.metadata["origin"] ?? "photos", seed: c.metadata["seed"]),
+            character: .init(name: c.name, tenant: c.tenant, origin: c.origin.name, seed: c.origin.seed.map(String.init)),
             request: request,
             calibration: cal,
             ladder: ladder, shots: results, files: files, contactSheet: "contact-sheet.png", scorePlot: "scores.png",
