@@ -91,19 +91,30 @@ public enum DriftDetector {
                                 chip: RGBImage?, image: RGBImage?,
                                 identityThreshold: Double = FaceDescriptor.sameIdentityDistance,
                                 modes: [DriftMode] = DriftCatalogue.all) -> [DriftFinding] {
+        assess(reference: reference, output: attributes, outputFace: outputFace, chip: chip, image: image,
+               identityThreshold: identityThreshold, modes: modes).findings
+    }
+
+    /// `diagnose`'s findings, and every measurable mode's level (`DriftLevels`), from one measurement.
+    public static func assess(reference: CharacterRecord, output attributes: FaceAttributes, outputFace: DetectedFace,
+                              chip: RGBImage?, image: RGBImage?,
+                              identityThreshold: Double = FaceDescriptor.sameIdentityDistance,
+                              modes: [DriftMode] = DriftCatalogue.all) -> (findings: [DriftFinding], levels: [String: Double]) {
         var attrs = attributes
         if attrs.items.isEmpty, let chip, let image {
             attrs = FaceAttributeMeter.measure(chip: chip, landmarks: outputFace.landmarks, box: outputFace.box, image: image)
         }
         let named = measures(reference: reference, outputFace: outputFace, chip: chip)
         var out: [DriftFinding] = []
+        var levels: [String: Double] = [:]
         for mode in modes {
             guard var d = mode.detector else { continue }
             if let limit = d.maxAbsYaw, let yaw = named["abs_yaw"], yaw > limit { continue }
             if mode.id == "identity_drift" || d.measure == "identity_distance" { d.threshold = identityThreshold }
             if let f = evaluate(mode.id, d, reference: reference, output: attrs, measures: named) { out.append(f) }
+            if let l = DriftLevels.level(mode.id, d, reference: reference, output: attrs, measures: named) { levels[mode.id] = l }
         }
-        return out
+        return (out, levels)
     }
 
     /// One component of a measurement: a named one, or "C*" (chroma from a* and b*).

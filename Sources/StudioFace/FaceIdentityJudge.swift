@@ -41,9 +41,9 @@ public struct FaceIdentityJudge: IdentityJudge, Sendable {
         let face = DetectedFace(box: a.detection.rect, confidence: a.detection.confidence, landmarks: a.landmarks, descriptor: descriptor)
         let d = descriptor.distance(to: character.identity)
         let (verdict, confidence) = uncertainty.verdict(distance: d, selection: selection)
-        let findings = DriftDetector.diagnose(reference: character, output: FaceAttributes(), outputFace: face, chip: a.chip, image: img,
-                                              identityThreshold: threshold)
+        let drift = DriftDetector.assess(reference: character, output: FaceAttributes(), outputFace: face, chip: a.chip, image: img,
+                                         identityThreshold: threshold)
         return Judgement(verdict: verdict, distance: d, threshold: threshold, selection: selection, confidence: confidence,
-                         faces: aligned.count, box: a.detection.rect, findings: findings)
+                         faces: aligned.count, box: a.detection.rect, findings: drift.findings, driftLevels: drift.levels)
     }
 }

@@ -72,11 +72,14 @@ public struct Judgement: Sendable, Codable, Equatable {
     public var box: Rect?
     /// Drift modes diagnosed against the character's reference attributes.
     public var findings: [DriftFinding]
+    /// Every measured drift mode's level: its change toward the limit over the limit (0 none, above 1
+    /// diagnosed as drift), so attributes that moved without drifting are visible too.
+    public var driftLevels: [String: Double]
 
     public init(verdict: Verdict, distance: Double?, threshold: Double, selection: Selection = .single, confidence: Double, faces: Int,
-                box: Rect?, findings: [DriftFinding]) {
+                box: Rect?, findings: [DriftFinding], driftLevels: [String: Double] = [:]) {
         self.verdict = verdict; self.distance = distance; self.threshold = threshold; self.selection = selection; self.confidence = confidence
-        self.faces = faces; self.box = box; self.findings = findings
+        self.faces = faces; self.box = box; self.findings = findings; self.driftLevels = driftLevels
     }
 }
 

@@ -85,6 +85,8 @@ struct RunReport: Codable {
     var scorePlot: String
     /// frames.png, when an output was a video: each sampled frame's distance against its time.
     var framePlot: String?
+    /// drift.png: the most-moved drift modes' levels (change over limit) across the attempts.
+    var driftPlot: String?
     var summary: Summary
 }
 
@@ -322,6 +324,8 @@ struct RunFolder {
                                                  band: cal.uncertainBand, character: c.name), to: partial + "/scores.png")
         let framePlot = ScorePlotter.renderFrames(runs.map(\.result), threshold: cal.threshold, band: cal.uncertainBand, character: c.name)
         if let framePlot { try ImageIO.writePNG(framePlot, to: partial + "/frames.png") }
+        let driftPlot = DriftPlotter.render(runs.map(\.result), character: c.name)
+        if let driftPlot { try ImageIO.writePNG(driftPlot, to: partial + "/drift.png") }
         let results = runs.map(\.result)
         let report = RunReport(
             id: id, createdAt: Int64(Date().timeIntervalSince1970),
@@ -330,6 +334,7 @@ struct RunFolder {
             calibration: cal,
             ladder: ladder, shots: results, files: files, contactSheet: "contact-sheet.png", scorePlot: "scores.png",
             framePlot: framePlot == nil ? nil : "frames.png",
+            driftPlot: driftPlot == nil ? nil : "drift.png",
             summary: .init(passed: results.filter { $0.status == .passed }.count, uncertain: results.filter { $0.status == .uncertain }.count,
                            failed: results.filter { $0.status == .failed }.count, attempts: results.reduce(0) { $0 + $1.attempts.count },
                            seconds: seconds, allPassed: results.allSatisfy { $0.status == .passed }))

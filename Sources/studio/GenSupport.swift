@@ -50,6 +50,35 @@ enum ScorePlotter {
     }
 }
 
+/// Attribute drift per attempt: each measured drift mode's level (`Judgement.driftLevels`: its change
+/// over its limit, drift above 1) across the run's attempts in order, what `drift.png` draws.
+enum DriftPlotter {
+    /// Modes plotted: those that came nearest their limit anywhere in the run (up to this many).
+    static let maxModes = 6
+
+    /// nil when no attempt has a judged face.
+    static func render(_ results: [ShotResult], character: String) -> RGBImage? {
+        let attempts = results.flatMap { r in r.attempts.map { (shot: r.shot.index, attempt: $0) } }
+        var peak: [String: Double] = [:]
+        for a in attempts { for (m, l) in a.attempt.judgement?.driftLevels ?? [:] { peak[m] = max(peak[m] ?? 0, l) } }
+        let modes = peak.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.prefix(maxModes).map(\.key)
+        guard !modes.isEmpty else { return nil }
+        let series = modes.enumerated().map { i, mode in
+            PlotSeries(label: mode, points: attempts.enumerated().compactMap { x, a -> PlotPoint? in
+                guard let j = a.attempt.judgement, let l = j.driftLevels[mode] else { return nil }
+                let drifted = j.findings.contains { $0.modeId == mode }
+                return PlotPoint(x: Double(x + 1), y: min(l, 3), marker: drifted ? .fail : .pass)
+            }, colour: PlotSeries.palette[i % PlotSeries.palette.count])
+        }
+        let order = attempts.map { "S\($0.shot + 1)A\($0.attempt.attempt)" }.joined(separator: " ")
+        let plot = LinePlot(title: "\(character): attribute drift per attempt",
+                            xLabel: "attempt in run order: " + String(order.prefix(64)), yLabel: "change / drift limit", series: series,
+                            horizontalLines: [PlotLine(y: 1, label: "drift limit", colour: Colour(200, 40, 40))],
+                            xRange: 0.5...(Double(attempts.count) + 0.5), yRange: 0...3, integerX: true)
+        return plot.render(width: 800, height: 500)
+    }
+}
+
 /// A calibration's distance distributions as frequency curves (share of each set's pairs per 0.02-wide
 /// bin), with the chosen threshold as a vertical line: what `studio bench calibrate --plot` draws.
 enum DistanceHistogram {

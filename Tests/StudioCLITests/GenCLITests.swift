@@ -99,6 +99,18 @@ final class GenCLITests: XCTestCase {
         let s1 = a[0]["strictness"] as! [String: Any], s2 = a[1]["strictness"] as! [String: Any]
         XCTAssertGreaterThan(s2["identity_strength"] as! Double, s1["identity_strength"] as! Double)
         XCTAssertTrue(r.stderr.contains("targeting"), "attempt lines are status, on stderr: \(r.stderr)")
+
+        // Every measured mode has a level, and the modes above 1 are exactly the diagnosed ones; the
+        // drift plot exists and the report names it.
+        for attempt in a {
+            let j = judgement(attempt)
+            let levels = try XCTUnwrap(j["drift_levels"] as? [String: Double])
+            XCTAssertGreaterThan(levels.count, 8, "levels for the measured modes, drifting or not: \(levels)")
+            let found = Set((j["findings"] as! [[String: Any]]).map { $0["mode_id"] as! String })
+            XCTAssertEqual(Set(levels.filter { $0.value > 1 }.keys), found, "levels above 1 are the findings")
+        }
+        XCTAssertEqual(try report(out)["drift_plot"] as? String, "drift.png")
+        isPNG(out + "/drift.png")
     }
 
     /// A real-photo character: the generator has no latent for it, so the backend searches the whole latent

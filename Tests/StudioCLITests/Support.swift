@@ -62,8 +62,8 @@ enum CLI {
         return obj
     }
 
-    /// report.json's maps keyed by data: backend notes and flags, remote job ids, suppressors by mode.
-    static let reportDataMaps: Set<String> = ["notes", "flags", "jobs", "targeted_suppressors"]
+    /// report.json's maps keyed by data: backend notes and flags, remote job ids, suppressors and levels by mode.
+    static let reportDataMaps: Set<String> = ["notes", "flags", "jobs", "targeted_suppressors", "drift_levels"]
 
     static func photo(_ name: String) throws -> String {
         let p = home + "/testdata/face_recognition/" + name

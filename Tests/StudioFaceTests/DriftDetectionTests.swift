@@ -187,4 +187,35 @@ final class DriftDetectionTests: XCTestCase {
         let h = DriftDetector.diagnose(reference: c, output: obama.attributes, outputFace: rolled, chip: obama.chip, image: nil)
         XCTAssertTrue(h.contains { $0.modeId == "head_roll" })
     }
+
+    /// Levels and findings agree on every kind of comparison: the synthetic chips (value limits of
+    /// both signs, relative deltas), the rolled face (absolute deltas) and biden as obama (ΔE, labels,
+    /// identity): a mode is above 1 exactly when it is diagnosed, and below or at 1 is measured but
+    /// not drift.
+    func testDriftLevelsAreAboveOneExactlyForTheFindings() throws {
+        let obama = try Self.output("obama.jpg"), biden = try Self.output("biden.jpg")
+        let c = Self.character(from: obama, name: "obama.jpg")
+        var split = RGBImage(width: 150, height: 150, pixels: [UInt8](repeating: 128, count: 150 * 150 * 3))
+        for y in 0..<150 { for x in 0..<150 { for k in 0..<3 { split.pixels[(y * 150 + x) * 3 + k] = x < 75 ? 60 : 200 } } }
+        var rolled = obama.face
+        rolled.landmarks = rolled.landmarks.map { Point(x: $0.x + ($0.y - rolled.landmarks[4].y) * 0.5, y: $0.y) }
+        let cases: [(String, FaceAttributes, DetectedFace, RGBImage)] = [
+            ("split", obama.attributes, obama.face, split), ("rolled", obama.attributes, rolled, obama.chip),
+            ("biden", biden.attributes, biden.face, biden.chip), ("obama", obama.attributes, obama.face, obama.chip),
+        ]
+        var drifted = 0
+        for (name, attrs, face, chip) in cases {
+            let a = DriftDetector.assess(reference: c, output: attrs, outputFace: face, chip: chip, image: nil)
+            XCTAssertEqual(Set(a.levels.filter { $0.value > 1 }.keys), Set(a.findings.map(\.modeId)), name)
+            XCTAssertTrue(a.levels.values.allSatisfy { $0 >= 0 && $0 <= DriftLevels.ceiling }, name)
+            XCTAssertGreaterThan(a.levels.count, a.findings.count, "\(name): modes measured without drifting have levels too")
+            drifted += a.findings.count
+        }
+        XCTAssertGreaterThan(drifted, 3)
+        // The sign rule of value limits: a lower limit of -15 is passed by -20, not by -3.
+        XCTAssertGreaterThan(DriftLevels.valueRatio(-20, -15, .decrease), 1)
+        XCTAssertLessThan(DriftLevels.valueRatio(-3, -15, .decrease), 1)
+        XCTAssertGreaterThan(DriftLevels.valueRatio(1, 2.3, .decrease), 1)
+        XCTAssertLessThan(DriftLevels.valueRatio(4, 2.3, .decrease), 1)
+    }
 }
