@@ -150,13 +150,15 @@ let package = Package(
         // MARK: - Tests
         .testTarget(name: "StudioKitTests", dependencies: ["StudioKit"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioTensorTests", dependencies: ["StudioTensor", "StudioKit"], swiftSettings: swiftSettings),
-        .testTarget(name: "StudioImageTests", dependencies: ["StudioImage", "StudioKit"], swiftSettings: swiftSettings),
+        // Builders the tests share (PNG files byte by byte, CRC-32); only test targets depend on it.
+        .target(name: "StudioTestSupport", path: "Tests/StudioTestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "StudioImageTests", dependencies: ["StudioImage", "StudioKit", "StudioTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "StudioFaceTests",
             dependencies: ["StudioFace", "StudioImage", "StudioTensor", "StudioKit"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "StudioCLITests", dependencies: ["studio", "StudioEmulator", "StudioKit", "StudioImage"], swiftSettings: swiftSettings),
+        .testTarget(name: "StudioCLITests", dependencies: ["studio", "StudioEmulator", "StudioKit", "StudioImage", "StudioTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioStoreTests", dependencies: ["StudioStore", "StudioKit"], swiftSettings: swiftSettings),
         .testTarget(name: "AdapterTests", dependencies: ["StudioAdapterHost", "AdapterSDK", "CStudioAdapter", "ProviderContracts"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioNetTests", dependencies: ["StudioNet", "StudioEmulator", "StudioKit"], swiftSettings: swiftSettings),

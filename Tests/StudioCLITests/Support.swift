@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import StudioTestSupport
 
 /// Running the built `studio` binary from tests.
 enum CLI {
@@ -73,36 +74,8 @@ enum CLI {
         return p
     }
 
-    /// A minimal valid greyscale PNG (stored zlib blocks), written by hand to keep the test independent.
-    static func flatPNG(width: Int, height: Int) -> Data {
-        func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
-        func crc(_ b: [UInt8]) -> UInt32 {
-            var c: UInt32 = 0xffff_ffff
-            for x in b { c ^= UInt32(x); for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 } }
-            return ~c
-        }
-        func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
-            let td = Array(type.utf8) + data
-            return be32(UInt32(data.count)) + td + be32(crc(td))
-        }
-        var raw: [UInt8] = []
-        for _ in 0..<height { raw.append(0); raw += [UInt8](repeating: 128, count: width) }
-        // zlib header, then stored deflate blocks of at most 65535 bytes (their length field is 16-bit).
-        var z: [UInt8] = [0x78, 0x01]
-        var offset = 0
-        repeat {
-            let n = min(65535, raw.count - offset)
-            let final: UInt8 = offset + n == raw.count ? 1 : 0
-            z += [final, UInt8(n & 0xff), UInt8(n >> 8), UInt8(~n & 0xff), UInt8((~n >> 8) & 0xff)]
-            z += raw[offset..<(offset + n)]
-            offset += n
-        } while offset < raw.count
-        var a: UInt32 = 1, b: UInt32 = 0
-        for x in raw { a = (a + UInt32(x)) % 65521; b = (b + a) % 65521 }
-        z += be32(b << 16 | a)
-        let ihdr = be32(UInt32(width)) + be32(UInt32(height)) + [8, 0, 0, 0, 0]
-        return Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", ihdr) + chunk("IDAT", z) + chunk("IEND", []))
-    }
+    /// A flat grey PNG (`PNGBuilder`, the shared test support).
+    static func flatPNG(width: Int, height: Int) -> Data { Data(PNGBuilder.flatGrey(width: width, height: height)) }
 }
 
 extension XCTestCase {

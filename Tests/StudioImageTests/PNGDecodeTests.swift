@@ -1,5 +1,6 @@
 @testable import StudioImage
 import StudioKit
+import StudioTestSupport
 import XCTest
 
 /// PNG decoding of every colour type and bit depth, checked pixel by pixel against what

@@ -1,6 +1,7 @@
 import Foundation
 @testable import StudioImage
 import StudioKit
+import StudioTestSupport
 import XCTest
 
 /// Broken, hostile and oversized input: every failure is a typed `ImageError` naming the file.
