@@ -6,30 +6,20 @@ import AdapterSDK
 public struct ContractLibrary: Sendable {
     public var contracts: [ProviderContract]
 
-    public enum LoadError: Error, CustomStringConvertible, Equatable {
-        case notFound([String])
-        case unreadable(file: String, why: String)
-        public var description: String {
-            switch self {
-            case .notFound(let tried): "the provider contracts were not found (looked in \(tried.joined(separator: ", "))); set STUDIO_CONTRACTS to the folder holding them"
-            case .unreadable(let file, let why): "provider contract \(file) is not readable: \(why)"
-            }
-        }
-    }
 
     public init(contracts: [ProviderContract]) { self.contracts = contracts }
 
     /// The contracts of every `*.json` provider file in `folder`, in file-name order.
-    public init(folder: String) throws(LoadError) {
+    public init(folder: String) throws(ContractLoadError) {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
         var list: [ProviderContract] = []
         for name in names {
             let path = folder + "/" + name
             do {
                 let file = try JSONDecoder().decode(ProviderFile.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
-                guard file.schema == 1 else { throw LoadError.unreadable(file: name, why: "schema \(file.schema) is not 1") }
+                guard file.schema == 1 else { throw ContractLoadError.unreadable(file: name, why: "schema \(file.schema) is not 1") }
                 list.append(contentsOf: file.contracts)
-            } catch let e as LoadError {
+            } catch let e as ContractLoadError {
                 throw e
             } catch {
                 throw .unreadable(file: name, why: "\(error)")
@@ -40,7 +30,7 @@ public struct ContractLibrary: Sendable {
 
     /// The shipped contracts: `$STUDIO_CONTRACTS`, else the resource bundle beside the running
     /// executable (or test bundle), else this source tree's folder when built here.
-    public static func shipped(environment: [String: String] = ProcessInfo.processInfo.environment) throws(LoadError) -> ContractLibrary {
+    public static func shipped(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ContractLoadError) -> ContractLibrary {
         var tried: [String] = []
         for folder in candidateFolders(environment) {
             tried.append(folder)
@@ -92,5 +82,16 @@ public struct ContractLibrary: Sendable {
         let a = pattern.split(separator: "/", omittingEmptySubsequences: false), b = path.split(separator: "/", omittingEmptySubsequences: false)
         guard a.count == b.count else { return false }
         return zip(a, b).allSatisfy { p, s in (p.hasPrefix("{") && p.hasSuffix("}") && !s.isEmpty) || p == s }
+    }
+}
+
+public enum ContractLoadError: Error, CustomStringConvertible, Equatable {
+    case notFound([String])
+    case unreadable(file: String, why: String)
+    public var description: String {
+        switch self {
+        case .notFound(let tried): "the provider contracts were not found (looked in \(tried.joined(separator: ", "))); set STUDIO_CONTRACTS to the folder holding them"
+        case .unreadable(let file, let why): "provider contract \(file) is not readable: \(why)"
+        }
     }
 }

@@ -95,26 +95,23 @@ public enum Multipart {
         public init(bytes: [UInt8], fileName: String? = nil, mimeType: String? = nil) { self.bytes = bytes; self.fileName = fileName; self.mimeType = mimeType }
     }
 
-    public struct Malformed: Error, CustomStringConvertible, Equatable {
-        public var description: String
-    }
 
     /// The parts of `body` by name (a later part of the same name wins).
-    public static func parse(_ body: [UInt8], boundary: String) throws(Malformed) -> [String: Part] {
-        guard !boundary.isEmpty else { throw Malformed(description: "multipart boundary missing") }
+    public static func parse(_ body: [UInt8], boundary: String) throws(MultipartParseError) -> [String: Part] {
+        guard !boundary.isEmpty else { throw MultipartParseError(description: "multipart boundary missing") }
         let delimiter = Array("--\(boundary)".utf8)
         var starts: [Int] = []
         var i = 0
         while i + delimiter.count <= body.count {
             if body[i] == delimiter[0], body[i..<(i + delimiter.count)].elementsEqual(delimiter) { starts.append(i); i += delimiter.count } else { i += 1 }
         }
-        guard starts.count >= 2 else { throw Malformed(description: "malformed multipart body") }
+        guard starts.count >= 2 else { throw MultipartParseError(description: "malformed multipart body") }
         var parts: [String: Part] = [:]
         for (a, b) in zip(starts, starts.dropFirst()) {
             var part = Array(body[(a + delimiter.count)..<b])
             if part.starts(with: [13, 10]) { part.removeFirst(2) }
             if part.count >= 2, part[part.count - 2] == 13, part[part.count - 1] == 10 { part.removeLast(2) }
-            guard let split = find(part, [13, 10, 13, 10]) else { throw Malformed(description: "malformed multipart part") }
+            guard let split = find(part, [13, 10, 13, 10]) else { throw MultipartParseError(description: "malformed multipart part") }
             let head = String(decoding: part[..<split], as: UTF8.self)
             guard let name = quoted(head, after: "name=\"") else { continue }
             let type = head.split(whereSeparator: \.isNewline).first { $0.lowercased().hasPrefix("content-type:") }
@@ -144,4 +141,8 @@ public enum Multipart {
         }
         return nil
     }
+}
+
+public struct MultipartParseError: Error, CustomStringConvertible, Equatable {
+    public var description: String
 }

@@ -63,7 +63,7 @@ public final class Emulator: @unchecked Sendable {
         public var polls = 0
         /// Set once the job has run.
         public var files: [String] = []
-        public var failure: SurfaceFailure? = nil
+        public var failure: SurfaceError? = nil
         public var filtered = false
         /// Cancelled by its client before it ran.
         public var cancelled = false
@@ -86,7 +86,7 @@ public final class Emulator: @unchecked Sendable {
     let contracts: ContractLibrary
     private var logLines: [String] = []
 
-    /// Throws `ContractLibrary.LoadError` when no contracts are given and the shipped ones cannot be read.
+    /// Throws `ContractLoadError` when no contracts are given and the shipped ones cannot be read.
     public init(configuration: Configuration, generator: any SurfaceGenerator, port: UInt16 = 0) throws {
         self.configuration = configuration
         self.contracts = try configuration.contracts ?? ContractLibrary.shipped()
@@ -283,7 +283,7 @@ public final class Emulator: @unchecked Sendable {
         } else {
             do {
                 let out = try generator.generate(job.input)
-                guard !out.frames.isEmpty else { throw SurfaceFailure(.internalError, "the generator returned no frame") }
+                guard !out.frames.isEmpty else { throw SurfaceError(.internalError, "the generator returned no frame") }
                 var stored: [(String, StoredFile)] = []
                 if job.input.video {
                     let mp4 = try VideoFrames.encodeMP4(out.frames, fps: 1)
@@ -293,10 +293,10 @@ public final class Emulator: @unchecked Sendable {
                 }
                 job.files = stored.map(\.0)
                 lock.withLock { for (k, v) in stored { files[k] = v } }
-            } catch let f as SurfaceFailure {
+            } catch let f as SurfaceError {
                 job.failure = f
             } catch {
-                job.failure = SurfaceFailure(.internalError, "\(error)")
+                job.failure = SurfaceError(.internalError, "\(error)")
             }
         }
         let finished = job
@@ -328,19 +328,19 @@ public final class Emulator: @unchecked Sendable {
 
     /// An image from a data URL (or, with `rawBase64`, bare base64), re-encoded as JPEG and decoded.
     func reference(_ value: Any?, field: String, rawBase64: Bool = false) throws -> RGBImage {
-        guard let s = value as? String, !s.isEmpty else { throw SurfaceFailure(.invalid, "\(field) is required") }
+        guard let s = value as? String, !s.isEmpty else { throw SurfaceError(.invalid, "\(field) is required") }
         var payload = Substring(s)
         if s.hasPrefix("data:") {
             guard let comma = s.firstIndex(of: ","), s[..<comma].hasSuffix(";base64") else {
-                throw SurfaceFailure(.invalid, "\(field): only base64 data URLs are accepted")
+                throw SurfaceError(.invalid, "\(field): only base64 data URLs are accepted")
             }
             payload = s[s.index(after: comma)...]
         } else if s.hasPrefix("http://") || s.hasPrefix("https://") {
-            throw SurfaceFailure(.invalid, "\(field): the emulator cannot fetch URLs; send a data URL")
+            throw SurfaceError(.invalid, "\(field): the emulator cannot fetch URLs; send a data URL")
         } else if !rawBase64 {
-            throw SurfaceFailure(.invalid, "\(field) must be a URL or a data URL")
+            throw SurfaceError(.invalid, "\(field) must be a URL or a data URL")
         }
-        guard let bytes = Data(base64Encoded: String(payload)) else { throw SurfaceFailure(.invalid, "\(field): invalid base64") }
+        guard let bytes = Data(base64Encoded: String(payload)) else { throw SurfaceError(.invalid, "\(field): invalid base64") }
         return try reencode(Array(bytes), field: field)
     }
 
@@ -349,13 +349,13 @@ public final class Emulator: @unchecked Sendable {
             let image = try ImageIO.decode(bytes, name: field)
             return try ImageIO.decode(ImageIO.encodeJPEG(image, quality: configuration.referenceJPEGQuality), name: field)
         } catch {
-            throw SurfaceFailure(.invalid, "\(field): not a readable image (\(error))")
+            throw SurfaceError(.invalid, "\(field): not a readable image (\(error))")
         }
     }
 
     static func json(_ body: [UInt8]) throws -> [String: Any] {
         guard let o = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
-            throw SurfaceFailure(.invalid, "the body is not a JSON object")
+            throw SurfaceError(.invalid, "the body is not a JSON object")
         }
         return o
     }

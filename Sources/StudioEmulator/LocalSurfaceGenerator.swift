@@ -31,7 +31,7 @@ public struct LocalSurfaceGenerator: SurfaceGenerator {
     /// shows a face and the model does not need one).
     func conveyedCharacter(_ input: SurfaceInput) throws -> CharacterRecord? {
         guard !input.references.isEmpty else {
-            if input.requiresFace { throw SurfaceFailure(.noFace, "no reference image was given") }
+            if input.requiresFace { throw SurfaceError(.noFace, "no reference image was given") }
             return nil
         }
         var options = RegistrationOptions()
@@ -41,7 +41,7 @@ public struct LocalSurfaceGenerator: SurfaceGenerator {
             let refs = try input.references.enumerated().map { ReferenceInput(fileName: "reference-\($0.offset).png", bytes: try ImageIO.encodePNG($0.element)) }
             return try CharacterRegistration.prepare(name: "surface", references: refs, pipeline: pipeline, options: options, id: "surface", now: 0).character
         } catch let e as RegistrationError where e.kind == .noFace {
-            if input.requiresFace { throw SurfaceFailure(.noFace, e.message) }
+            if input.requiresFace { throw SurfaceError(.noFace, e.message) }
             return nil
         }
     }

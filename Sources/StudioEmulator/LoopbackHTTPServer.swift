@@ -49,9 +49,6 @@ public struct ServerResponse: Sendable, Equatable {
 public final class LoopbackHTTPServer: @unchecked Sendable {
     public typealias Handler = @Sendable (ServerRequest) -> ServerResponse
 
-    public struct StartError: Error, CustomStringConvertible {
-        public let description: String
-    }
 
     private let lock = NSLock()
     private var stopped = false
@@ -65,7 +62,7 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
         self.handler = handler
         self.maxRequestBytes = maxRequestBytes
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw StartError(description: "socket(): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw LoopbackServerError(description: "socket(): \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var addr = sockaddr_in()
@@ -78,7 +75,7 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
         guard bound == 0, listen(fd, 64) == 0 else {
             let why = String(cString: strerror(errno))
             close(fd)
-            throw StartError(description: "cannot listen on 127.0.0.1:\(port): \(why)")
+            throw LoopbackServerError(description: "cannot listen on 127.0.0.1:\(port): \(why)")
         }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &addr) {
@@ -203,4 +200,8 @@ public final class LoopbackHTTPServer: @unchecked Sendable {
         for i in 0...(hay.count - needle.count) where hay[i..<(i + needle.count)].elementsEqual(needle) { return i }
         return nil
     }
+}
+
+public struct LoopbackServerError: Error, CustomStringConvertible {
+    public let description: String
 }

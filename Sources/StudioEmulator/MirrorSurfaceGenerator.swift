@@ -18,7 +18,7 @@ public final class MirrorSurfaceGenerator: SurfaceGenerator, @unchecked Sendable
 
     public func generate(_ input: SurfaceInput) throws -> SurfaceOutput {
         guard let ref = input.references.first else {
-            throw SurfaceFailure(input.requiresFace ? .noFace : .invalid, "no reference image reached the model")
+            throw SurfaceError(input.requiresFace ? .noFace : .invalid, "no reference image reached the model")
         }
         var frames = [ref]
         if input.video {

@@ -129,8 +129,8 @@ extension Emulator {
 
     func replicateInput(model: String, body: [UInt8]) throws -> SurfaceInput {
         let o = try Self.json(body)
-        guard let input = o["input"] as? [String: Any] else { throw SurfaceFailure(.invalid, "input is required") }
-        guard let prompt = input["prompt"] as? String else { throw SurfaceFailure(.invalid, "prompt is required") }
+        guard let input = o["input"] as? [String: Any] else { throw SurfaceError(.invalid, "input is required") }
+        guard let prompt = input["prompt"] as? String else { throw SurfaceError(.invalid, "prompt is required") }
         let w = Self.number(input["width"]).map { Int($0) } ?? 1024, h = Self.number(input["height"]).map { Int($0) } ?? 1024
         let negative = (input["negative_prompt"] as? String).flatMap { $0.isEmpty ? nil : $0 }
         var refs: [RGBImage] = []
@@ -153,7 +153,7 @@ extension Emulator {
         default:
             // A model the emulator has no profile for: its first data-URL input is the reference.
             guard let (key, value) = input.sorted(by: { $0.key < $1.key }).first(where: { ($0.value as? String)?.hasPrefix("data:image/") == true }) else {
-                throw SurfaceFailure(.invalid, "no image input (a data URL) found for model \(model)")
+                throw SurfaceError(.invalid, "no image input (a data URL) found for model \(model)")
             }
             refs = [try reference(value, field: key)]
             faceModel = false
@@ -233,7 +233,7 @@ extension Emulator {
 
     func falInput(model: String, body: [UInt8]) throws -> SurfaceInput {
         let o = try Self.json(body)
-        guard let prompt = o["prompt"] as? String, !prompt.isEmpty else { throw SurfaceFailure(.invalid, "prompt: field required") }
+        guard let prompt = o["prompt"] as? String, !prompt.isEmpty else { throw SurfaceError(.invalid, "prompt: field required") }
         var negative = (o["negative_prompt"] as? String).flatMap { $0.isEmpty ? nil : $0 }
         var w = Self.number(o["width"]).map { Int($0) } ?? 1024, h = Self.number(o["height"]).map { Int($0) } ?? 1024
         if let size = o["image_size"] as? [String: Any], let sw = Self.number(size["width"]), let sh = Self.number(size["height"]) {
@@ -256,7 +256,7 @@ extension Emulator {
             refs = [try reference(o["face_image_url"], field: "face_image_url")]
         default:
             guard let (key, value) = o.sorted(by: { $0.key < $1.key }).first(where: { ($0.value as? String)?.hasPrefix("data:image/") == true }) else {
-                throw SurfaceFailure(.invalid, "no image input (a data URL) found for \(model)")
+                throw SurfaceError(.invalid, "no image input (a data URL) found for \(model)")
             }
             refs = [try reference(value, field: key)]
             faceModel = false
@@ -282,19 +282,19 @@ extension Emulator {
 
     func stabilityInput(_ r: ServerRequest) throws -> SurfaceInput {
         guard let type = r.headers["content-type"], type.lowercased().hasPrefix("multipart/form-data"),
-              let b = type.range(of: "boundary=") else { throw SurfaceFailure(.invalid, "multipart/form-data is required") }
+              let b = type.range(of: "boundary=") else { throw SurfaceError(.invalid, "multipart/form-data is required") }
         let boundary = String(type[b.upperBound...]).trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
         let fields: [String: [UInt8]]
-        do { fields = try Multipart.parse(r.body, boundary: boundary).mapValues(\.bytes) } catch { throw SurfaceFailure(.invalid, error.description) }
+        do { fields = try Multipart.parse(r.body, boundary: boundary).mapValues(\.bytes) } catch { throw SurfaceError(.invalid, error.description) }
         func text(_ k: String) -> String? { fields[k].map { String(decoding: $0, as: UTF8.self) } }
-        guard let prompt = text("prompt"), !prompt.isEmpty else { throw SurfaceFailure(.invalid, "prompt: cannot be empty") }
+        guard let prompt = text("prompt"), !prompt.isEmpty else { throw SurfaceError(.invalid, "prompt: cannot be empty") }
         var refs: [RGBImage] = []
         if text("mode") == "image-to-image" {
-            guard let image = fields["image"] else { throw SurfaceFailure(.invalid, "image: required for image-to-image") }
+            guard let image = fields["image"] else { throw SurfaceError(.invalid, "image: required for image-to-image") }
             refs = [try reencode(image, field: "image")]
         }
         let strength = text("strength").flatMap(Double.init) ?? 0
-        guard refs.isEmpty || text("strength") != nil else { throw SurfaceFailure(.invalid, "strength: required for image-to-image") }
+        guard refs.isEmpty || text("strength") != nil else { throw SurfaceError(.invalid, "strength: required for image-to-image") }
         let negative = text("negative_prompt").flatMap { $0.isEmpty ? nil : $0 }
         return SurfaceInput(provider: .stability, model: text("model") ?? "sd3.5-large", references: refs, prompt: prompt,
                             negativePrompt: negative, identityStrength: refs.isEmpty ? 0 : 1 - strength, seed: text("seed").flatMap { UInt64($0) },
@@ -351,13 +351,13 @@ extension Emulator {
         let o = try Self.json(body)
         let model = (o["model"] as? String) ?? "gen4_image", prompt = (o["promptText"] as? String) ?? ""
         guard let ratio = o["ratio"] as? String, let x = ratio.firstIndex(of: ":"), let w = Int(ratio[..<x]), let h = Int(ratio[ratio.index(after: x)...]) else {
-            throw SurfaceFailure(.invalid, "ratio must be W:H")
+            throw SurfaceError(.invalid, "ratio must be W:H")
         }
         let list = (o["referenceImages"] as? [[String: Any]]) ?? []
         // A reference only conditions the image when the prompt mentions its @tag.
         var refs: [RGBImage] = []
         for (i, item) in list.enumerated() {
-            guard let tag = item["tag"] as? String, !tag.isEmpty else { throw SurfaceFailure(.invalid, "referenceImages[\(i)].tag is required") }
+            guard let tag = item["tag"] as? String, !tag.isEmpty else { throw SurfaceError(.invalid, "referenceImages[\(i)].tag is required") }
             let image = try reference(item["uri"], field: "referenceImages[\(i)].uri")
             if PromptTags.mentions(prompt, tag: tag) { refs.append(image) }
         }

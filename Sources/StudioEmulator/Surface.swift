@@ -71,7 +71,7 @@ public struct SurfaceOutput: Sendable {
 }
 
 /// Why an emulated model could not generate (answered in the provider's own failure format).
-public struct SurfaceFailure: Error, CustomStringConvertible, Sendable {
+public struct SurfaceError: Error, CustomStringConvertible, Sendable {
     public enum Kind: String, Sendable { case noFace, invalid, internalError }
     public var kind: Kind
     public var description: String

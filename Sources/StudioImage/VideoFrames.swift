@@ -6,29 +6,26 @@ import StudioKit
 /// video outputs). ffmpeg runs as a child process on temporary files; its output is never trusted
 /// beyond what `ImageIO` decodes.
 public enum VideoFrames {
-    public struct Failure: Error, CustomStringConvertible, Sendable {
-        public let description: String
-    }
 
     /// The ffmpeg binary: `$STUDIO_FFMPEG`, else the first `ffmpeg` on `$PATH`.
-    public static func ffmpeg() throws(Failure) -> String {
+    public static func ffmpeg() throws(VideoFramesError) -> String {
         let env = ProcessInfo.processInfo.environment
         if let p = env["STUDIO_FFMPEG"], !p.isEmpty {
-            guard FileManager.default.isExecutableFile(atPath: p) else { throw Failure(description: "STUDIO_FFMPEG=\(p) is not an executable file") }
+            guard FileManager.default.isExecutableFile(atPath: p) else { throw VideoFramesError(description: "STUDIO_FFMPEG=\(p) is not an executable file") }
             return p
         }
         for dir in (env["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
             let p = String(dir) + "/ffmpeg"
             if FileManager.default.isExecutableFile(atPath: p) { return p }
         }
-        throw Failure(description: "ffmpeg is not installed (videos are verified on frames decoded by ffmpeg: Debian's ffmpeg package, or set STUDIO_FFMPEG)")
+        throw VideoFramesError(description: "ffmpeg is not installed (videos are verified on frames decoded by ffmpeg: Debian's ffmpeg package, or set STUDIO_FFMPEG)")
     }
 
     /// Up to `maxFrames` frames of `video` (any container ffmpeg reads), decoded at `fps` frames per
     /// second and then thinned evenly; each with its time in seconds.
     public static func sample(video: [UInt8], fps: Double = 2, maxFrames: Int = 12, maxSide: Int = 1024) throws -> [(seconds: Double, image: RGBImage)] {
-        guard !video.isEmpty else { throw Failure(description: "the video is empty") }
-        guard fps > 0, fps <= 30, maxFrames >= 1 else { throw Failure(description: "frame sampling needs 0 < fps <= 30 and at least one frame") }
+        guard !video.isEmpty else { throw VideoFramesError(description: "the video is empty") }
+        guard fps > 0, fps <= 30, maxFrames >= 1 else { throw VideoFramesError(description: "frame sampling needs 0 < fps <= 30 and at least one frame") }
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let input = dir + "/input.bin"
@@ -36,7 +33,7 @@ public enum VideoFrames {
         let scale = "scale='min(\(maxSide),iw)':'min(\(maxSide),ih)':force_original_aspect_ratio=decrease"
         try run(["-v", "error", "-nostdin", "-i", input, "-vf", "fps=\(formatFixed(fps, 3)),\(scale)", "-frames:v", "600", dir + "/f%05d.png"])
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix("f") && $0.hasSuffix(".png") }.sorted()
-        guard !names.isEmpty else { throw Failure(description: "ffmpeg decoded no frame from the \(video.count)-byte video") }
+        guard !names.isEmpty else { throw VideoFramesError(description: "ffmpeg decoded no frame from the \(video.count)-byte video") }
         let picks: [Int] = names.count <= maxFrames ? Array(names.indices)
             : (0..<maxFrames).map { Int((Double($0) * Double(names.count - 1) / Double(maxFrames - 1)).rounded()) }
         return try picks.map { i in (Double(i) / fps, try ImageIO.load(path: dir + "/" + names[i], applyOrientation: false)) }
@@ -44,9 +41,9 @@ public enum VideoFrames {
 
     /// An H.264 MP4 of `frames` (all of one size) at `fps` frames per second.
     public static func encodeMP4(_ frames: [RGBImage], fps: Double = 1) throws -> [UInt8] {
-        guard let first = frames.first else { throw Failure(description: "no frames to encode") }
+        guard let first = frames.first else { throw VideoFramesError(description: "no frames to encode") }
         guard frames.allSatisfy({ $0.width == first.width && $0.height == first.height }) else {
-            throw Failure(description: "frames of a video must share one size")
+            throw VideoFramesError(description: "frames of a video must share one size")
         }
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -58,10 +55,10 @@ public enum VideoFrames {
         return try FileBytes.read(out, limit: 512 << 20).get()
     }
 
-    static func temporaryDirectory() throws(Failure) -> String {
+    static func temporaryDirectory() throws(VideoFramesError) -> String {
         let dir = NSTemporaryDirectory() + "studio-video-" + UUID().uuidString
         do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-            throw Failure(description: "cannot create a temporary folder for ffmpeg: \(error.localizedDescription)")
+            throw VideoFramesError(description: "cannot create a temporary folder for ffmpeg: \(error.localizedDescription)")
         }
         return dir
     }
@@ -79,7 +76,11 @@ public enum VideoFrames {
         p.waitUntilExit()
         guard p.terminationStatus == 0 else {
             let text = String(decoding: detail.prefix(600), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-            throw Failure(description: "ffmpeg failed (exit \(p.terminationStatus)): \(text.isEmpty ? "no message" : text)")
+            throw VideoFramesError(description: "ffmpeg failed (exit \(p.terminationStatus)): \(text.isEmpty ? "no message" : text)")
         }
     }
+}
+
+public struct VideoFramesError: Error, CustomStringConvertible, Sendable {
+    public let description: String
 }

@@ -16,11 +16,6 @@ public enum ChildProcess {
         public var peakResidentBytes: Int
     }
 
-    public struct SpawnError: Error, CustomStringConvertible {
-        public var executable: String
-        public var code: Int32
-        public var description: String { "could not start \(executable): \(String(cString: strerror(code)))" }
-    }
 
     /// Runs `executable` with `arguments` (the caller's environment), its standard output and
     /// error written to the given files (created or truncated), and waits for it.
@@ -36,7 +31,7 @@ public enum ChildProcess {
         defer { for p in argv { free(p) } }
         var pid = pid_t()
         let rc = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        if rc != 0 { throw SpawnError(executable: executable, code: rc) }
+        if rc != 0 { throw ChildProcessError(executable: executable, code: rc) }
         var status: Int32 = 0
         var usage = rusage()
         while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
@@ -50,4 +45,10 @@ public enum ChildProcess {
         #endif
         return Outcome(status: signaled ? 128 + signal : (status >> 8) & 0xff, signaled: signaled, peakResidentBytes: peak)
     }
+}
+
+public struct ChildProcessError: Error, CustomStringConvertible {
+    public var executable: String
+    public var code: Int32
+    public var description: String { "could not start \(executable): \(String(cString: strerror(code)))" }
 }

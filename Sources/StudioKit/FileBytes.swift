@@ -6,21 +6,9 @@ import Darwin
 
 /// Reading whole files (model weights, images) with a size limit and a reason when it fails.
 public enum FileBytes {
-    public enum Failure: Error, Equatable, CustomStringConvertible {
-        case cannotOpen(errno: Int32)
-        case tooLarge(limit: Int)
-        case readError(after: Int)
-        public var description: String {
-            switch self {
-            case .cannotOpen(let e): return "cannot open the file (errno \(e))"
-            case .tooLarge(let l): return "file exceeds the limit of \(l) bytes"
-            case .readError(let n): return "read error after \(n) bytes"
-            }
-        }
-    }
 
     /// The file's bytes, or why they could not be read; never more than `limit` bytes are kept.
-    public static func read(_ path: String, limit: Int = Int.max) -> Result<[UInt8], Failure> {
+    public static func read(_ path: String, limit: Int = Int.max) -> Result<[UInt8], FileReadError> {
         guard let f = fopen(path, "rb") else { return .failure(.cannotOpen(errno: errno)) }
         defer { fclose(f) }
         var out: [UInt8] = []
@@ -33,6 +21,19 @@ public enum FileBytes {
                 if ferror(f) != 0 { return .failure(.readError(after: out.count)) }
                 return .success(out)
             }
+        }
+    }
+}
+
+public enum FileReadError: Error, Equatable, CustomStringConvertible {
+    case cannotOpen(errno: Int32)
+    case tooLarge(limit: Int)
+    case readError(after: Int)
+    public var description: String {
+        switch self {
+        case .cannotOpen(let e): return "cannot open the file (errno \(e))"
+        case .tooLarge(let l): return "file exceeds the limit of \(l) bytes"
+        case .readError(let n): return "read error after \(n) bytes"
         }
     }
 }

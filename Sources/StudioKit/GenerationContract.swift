@@ -148,7 +148,7 @@ public struct GenerationProgress: Sendable {
 
 /// An error a backend raises for one attempt. `retryable` failures (a content filter, a drawing with no
 /// usable output) count as a failed attempt; others (authentication, bad request) end the shot.
-public struct GenerationFailure: Error, CustomStringConvertible, Sendable {
+public struct GenerationError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public var retryable: Bool
     public init(_ message: String, retryable: Bool) { self.message = message; self.retryable = retryable }

@@ -156,7 +156,7 @@ public struct VerificationLoop: Sendable {
                 record.generateSeconds = monotonicSeconds() - t0
                 record.error = "\(error)"
                 images.append(nil)
-                if let g = error as? GenerationFailure, !g.retryable { stop = true }
+                if let g = error as? GenerationError, !g.retryable { stop = true }
             }
             attempts.append(record)
             events(.attemptFinished(shot: shot.index, record))

@@ -286,7 +286,7 @@ public struct LocalBackend: GenerationBackend, Sendable {
             progress(GenerationProgress(done: min(evaluations, budget), total: budget, bestDistance: best?.distance))
         }
         guard let chosen = best else {
-            throw GenerationFailure("the local generator drew no detectable face in \(evaluations) latents (seed \(c.seed))", retryable: true)
+            throw GenerationError("the local generator drew no detectable face in \(evaluations) latents (seed \(c.seed))", retryable: true)
         }
         var notes: [String: Double] = [
             "identity_strength": s, "threshold": selectionThreshold, "evaluations": Double(evaluations), "budget": Double(budget),

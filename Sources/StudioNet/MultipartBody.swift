@@ -11,28 +11,9 @@ public enum MultipartBody {
         }
     }
 
-    public enum BuildError: Error, Sendable, Equatable, CustomStringConvertible {
-        /// The boundary is not 1-70 characters of RFC 2046 bchars (and does not end in a space).
-        case invalidBoundary
-        /// The boundary occurs in a part's content, which would cut that part short.
-        case boundaryInContent(partName: String)
-        /// A file part's content type has control characters.
-        case invalidContentType(partName: String)
-        /// A plan part names an image index that was not supplied, or has neither text nor an image.
-        case missingImage(partName: String)
-
-        public var description: String {
-            switch self {
-            case .invalidBoundary: return "invalid multipart boundary"
-            case .boundaryInContent(let n): return "the multipart boundary occurs in the content of part \"\(n)\""
-            case .invalidContentType(let n): return "invalid content type for part \"\(n)\""
-            case .missingImage(let n): return "multipart part \"\(n)\" has no text and no supplied image"
-            }
-        }
-    }
 
     /// The body bytes and the Content-Type header value (with the boundary).
-    public static func build(parts: [Part], boundary: String) throws(BuildError) -> (body: [UInt8], contentType: String) {
+    public static func build(parts: [Part], boundary: String) throws(MultipartError) -> (body: [UInt8], contentType: String) {
         let allowed = Set("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'()+_,-./:=? ".utf8)
         guard (1...70).contains(boundary.utf8.count), boundary.utf8.allSatisfy({ allowed.contains($0) }),
               !boundary.hasSuffix(" ") else { throw .invalidBoundary }
@@ -60,7 +41,7 @@ public enum MultipartBody {
     }
 
     /// Builds with a random boundary, drawing again in the (unlikely) case it occurs in the content.
-    public static func build<R: RandomNumberGenerator>(parts: [Part], random: inout R) throws(BuildError) -> (body: [UInt8], contentType: String) {
+    public static func build<R: RandomNumberGenerator>(parts: [Part], random: inout R) throws(MultipartError) -> (body: [UInt8], contentType: String) {
         let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
         for _ in 0..<16 {
             let boundary = "studio-" + String((0..<32).map { _ in alphabet[Int(random.next() % UInt64(alphabet.count))] })
@@ -84,5 +65,25 @@ public enum MultipartBody {
             i += 1
         }
         return false
+    }
+}
+
+public enum MultipartError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The boundary is not 1-70 characters of RFC 2046 bchars (and does not end in a space).
+    case invalidBoundary
+    /// The boundary occurs in a part's content, which would cut that part short.
+    case boundaryInContent(partName: String)
+    /// A file part's content type has control characters.
+    case invalidContentType(partName: String)
+    /// A plan part names an image index that was not supplied, or has neither text nor an image.
+    case missingImage(partName: String)
+
+    public var description: String {
+        switch self {
+        case .invalidBoundary: return "invalid multipart boundary"
+        case .boundaryInContent(let n): return "the multipart boundary occurs in the content of part \"\(n)\""
+        case .invalidContentType(let n): return "invalid content type for part \"\(n)\""
+        case .missingImage(let n): return "multipart part \"\(n)\" has no text and no supplied image"
+        }
     }
 }

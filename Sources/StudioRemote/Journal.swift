@@ -32,7 +32,6 @@ public final class RunJournal: @unchecked Sendable {
         }
     }
 
-    public struct Failure: Error, CustomStringConvertible, Sendable { public let description: String }
 
     /// What the journal says about one attempt.
     public enum State: Equatable, Sendable {
@@ -52,7 +51,7 @@ public final class RunJournal: @unchecked Sendable {
     private var entries: [Entry]
 
     /// Opens (or creates) `<folder>/journal.jsonl`. A torn last line (a crash mid-write) is ignored.
-    public init(folder: String) throws(Failure) {
+    public init(folder: String) throws(RunJournalError) {
         self.folder = folder
         path = folder + "/journal.jsonl"
         var loaded: [Entry] = []
@@ -62,7 +61,7 @@ public final class RunJournal: @unchecked Sendable {
                 loaded.append(e)
             }
         } else if !FileManager.default.createFile(atPath: path, contents: nil) {
-            throw Failure(description: "cannot create the run journal \(path)")
+            throw RunJournalError(description: "cannot create the run journal \(path)")
         }
         entries = loaded
     }
@@ -70,20 +69,20 @@ public final class RunJournal: @unchecked Sendable {
     public var all: [Entry] { lock.withLock { entries } }
 
     /// Appends an entry and flushes it to disk before returning.
-    public func append(_ e: Entry) throws(Failure) {
+    public func append(_ e: Entry) throws(RunJournalError) {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? enc.encode(e) else { throw Failure(description: "cannot encode a journal entry") }
+        guard let data = try? enc.encode(e) else { throw RunJournalError(description: "cannot encode a journal entry") }
         lock.lock()
         defer { lock.unlock() }
-        guard let h = FileHandle(forWritingAtPath: path) else { throw Failure(description: "cannot open the run journal \(path)") }
+        guard let h = FileHandle(forWritingAtPath: path) else { throw RunJournalError(description: "cannot open the run journal \(path)") }
         defer { try? h.close() }
         do {
             try h.seekToEnd()
             try h.write(contentsOf: data + Data([UInt8(ascii: "\n")]))
             try h.synchronize()
         } catch {
-            throw Failure(description: "cannot write the run journal \(path): \(error.localizedDescription)")
+            throw RunJournalError(description: "cannot write the run journal \(path): \(error.localizedDescription)")
         }
         entries.append(e)
     }
@@ -130,3 +129,5 @@ public final class RunJournal: @unchecked Sendable {
         return out
     }
 }
+
+public struct RunJournalError: Error, CustomStringConvertible, Sendable { public let description: String }

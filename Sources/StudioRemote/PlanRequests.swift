@@ -9,7 +9,7 @@ extension HTTPRequest {
     /// multipart body (file parts carry `images[imageIndex]`) with its boundary; a Content-Type the plan
     /// sets itself is kept for JSON. Authentication headers are the caller's (the host adds them when
     /// `plan.authenticated`, after `ManifestValidator` has accepted the plan).
-    init<R: RandomNumberGenerator>(plan: HTTPRequestPlan, images: [[UInt8]], random: inout R) throws(MultipartBody.BuildError) {
+    init<R: RandomNumberGenerator>(plan: HTTPRequestPlan, images: [[UInt8]], random: inout R) throws(MultipartError) {
         var headers = plan.headers
         var body: [UInt8] = []
         func setContentType(_ value: String, replace: Bool) {
@@ -32,7 +32,7 @@ extension HTTPRequest {
 
 extension MultipartBody {
     /// The parts of a plan: text parts as they are, file parts with the bytes of `images[imageIndex]`.
-    static func parts(from plan: [HTTPRequestPlan.Part], images: [[UInt8]]) throws(BuildError) -> [Part] {
+    static func parts(from plan: [HTTPRequestPlan.Part], images: [[UInt8]]) throws(MultipartError) -> [Part] {
         var out: [Part] = []
         for p in plan {
             if let text = p.text { out.append(.text(name: p.name, value: text)); continue }

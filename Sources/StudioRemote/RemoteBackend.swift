@@ -71,9 +71,9 @@ public struct RemoteBackend: GenerationBackend {
         do {
             result = try client.run(key: key, request: request, images: references, journal: journal, resubmitUnanswered: resubmitUnanswered, event: log)
         } catch {
-            throw GenerationFailure(error.message, retryable: error.retryable)
+            throw GenerationError(error.message, retryable: error.retryable)
         }
-        guard let first = result.outputs.first else { throw GenerationFailure("\(name) returned no output", retryable: true) }
+        guard let first = result.outputs.first else { throw GenerationError("\(name) returned no output", retryable: true) }
         var notes: [String: Double] = ["outputs": Double(result.outputs.count), "output_bytes": Double(first.bytes.count)]
         var messages = surfaceMessages
         if let id = result.jobId { messages.append("remote job \(id)") }
@@ -81,7 +81,7 @@ public struct RemoteBackend: GenerationBackend {
         if first.kind == "video" {
             let frames: [(seconds: Double, image: RGBImage)]
             do { frames = try VideoFrames.sample(video: first.bytes) } catch {
-                throw GenerationFailure("\(name): the video could not be decoded: \(error)", retryable: true)
+                throw GenerationError("\(name): the video could not be decoded: \(error)", retryable: true)
             }
             notes["frames"] = Double(frames.count)
             return GeneratedOutput(image: frames[0].image, selection: .single, notes: notes, messages: messages,
@@ -89,7 +89,7 @@ public struct RemoteBackend: GenerationBackend {
         }
         let image: RGBImage
         do { image = try ImageIO.decode(first.bytes, name: first.file ?? "\(name) output") } catch {
-            throw GenerationFailure("\(name): the output is not a readable image: \(error)", retryable: true)
+            throw GenerationError("\(name): the output is not a readable image: \(error)", retryable: true)
         }
         return GeneratedOutput(image: image, selection: .single, notes: notes, messages: messages)
     }

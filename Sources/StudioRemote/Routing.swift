@@ -9,7 +9,6 @@ public struct RemoteRoute: Sendable, Equatable {
     /// The emulator's base URL, or nil (production).
     public let emulator: String?
 
-    public struct Invalid: Error, CustomStringConvertible, Sendable { public let description: String }
 
     public static let production = RemoteRoute(validated: nil)
 
@@ -17,19 +16,19 @@ public struct RemoteRoute: Sendable, Equatable {
 
     /// Only `http://127.0.0.1:PORT`, `http://localhost:PORT` or `http://[::1]:PORT` (no path): an
     /// emulator never sits on another machine.
-    public init(emulator: String?) throws(Invalid) {
+    public init(emulator: String?) throws(RemoteRouteError) {
         guard let e = emulator, !e.isEmpty else { self.init(validated: nil); return }
         let trimmed = e.hasSuffix("/") ? String(e.dropLast()) : e
         guard let u = URLComponents(string: trimmed), u.scheme == "http", let host = u.host, ["127.0.0.1", "localhost", "::1", "[::1]"].contains(host),
               let port = u.port, port > 0, u.path.isEmpty, u.query == nil, u.user == nil
         else {
-            throw Invalid(description: "STUDIO_EMULATOR must be http://127.0.0.1:PORT (a loopback emulator, e.g. from `studio emulator serve`); got \(e)")
+            throw RemoteRouteError(description: "STUDIO_EMULATOR must be http://127.0.0.1:PORT (a loopback emulator, e.g. from `studio emulator serve`); got \(e)")
         }
         self.init(validated: trimmed)
     }
 
     /// From `STUDIO_EMULATOR`.
-    public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) throws(Invalid) -> RemoteRoute {
+    public static func fromEnvironment(_ env: [String: String] = ProcessInfo.processInfo.environment) throws(RemoteRouteError) -> RemoteRoute {
         try RemoteRoute(emulator: env["STUDIO_EMULATOR"])
     }
 
@@ -43,3 +42,5 @@ public struct RemoteRoute: Sendable, Equatable {
         return (emulator + rest, ["X-Studio-Original-Host": host.lowercased()])
     }
 }
+
+public struct RemoteRouteError: Error, CustomStringConvertible, Sendable { public let description: String }

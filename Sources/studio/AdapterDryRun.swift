@@ -14,7 +14,7 @@ struct AdapterDryRun {
     func run() throws {
         let (loaded, _) = Adapters.loadAll()
         guard let adapter = loaded.first(where: { $0.manifest.name == backend }) else {
-            throw BadInput("unknown backend '\(backend)': 'local' or an adapter (found: \(loaded.map(\.manifest.name).joined(separator: ", ").nilIfEmpty ?? "none"))")
+            throw BadInputError("unknown backend '\(backend)': 'local' or an adapter (found: \(loaded.map(\.manifest.name).joined(separator: ", ").nilIfEmpty ?? "none"))")
         }
         let (c, images) = try withStore { s -> (CharacterRecord, [AdapterImage]) in
             let c = try s.character(named: character, tenant: tenant)
@@ -27,12 +27,12 @@ struct AdapterDryRun {
                                            modelVersion: modelVersion)
         let plans: [HTTPRequestPlan]
         do { plans = try adapter.buildRequest(request, images: images) } catch {
-            throw BadInput("\(backend): \(error)")
+            throw BadInputError("\(backend): \(error)")
         }
         let auth = adapter.manifest.surface.auth
         let home = StudioPaths.fromEnvironment().home
         var secret: String? = nil
-        do { secret = try Credentials.value(auth.credential, home: home) } catch { throw BadInput("\(error)") }
+        do { secret = try Credentials.value(auth.credential, home: home) } catch { throw BadInputError("\(error)") }
         let (headerName, headerValue) = Credentials.authHeader(auth, secret: secret ?? "", issuer: ProcessInfo.processInfo.environment["KLING_ACCESS_KEY"])
         let secrets = [secret, headerValue.split(separator: " ").last.map(String.init)].compactMap { $0 }.filter { !$0.isEmpty }
         var lines: [String] = []

@@ -75,7 +75,7 @@ struct AdaptersInfo: ParsableCommand {
     func run() throws {
         let (loaded, _) = Adapters.loadAll()
         guard let a = loaded.first(where: { $0.manifest.name == name }) else {
-            throw BadInput("no adapter named '\(name)' (found: \(loaded.map(\.manifest.name).joined(separator: ", ").nilIfEmpty ?? "none"))")
+            throw BadInputError("no adapter named '\(name)' (found: \(loaded.map(\.manifest.name).joined(separator: ", ").nilIfEmpty ?? "none"))")
         }
         if json { print(try StudioJSON.text(a.manifest, as: .adapterInfo)); return }
         let m = a.manifest, s = m.surface
@@ -114,7 +114,7 @@ struct AdaptersCheck: ParsableCommand {
                 loadMs = l.loadSeconds * 1000
                 a = l
             }
-        } catch { throw BadInput("\(error)") }
+        } catch { throw BadInputError("\(error)") }
         var results: [(String, Bool, String)] = []
         func check(_ name: String, _ body: () throws -> (Bool, String)) {
             do { let (ok, detail) = try body(); results.append((name, ok, detail)) } catch { results.append((name, false, "\(error)")) }

@@ -35,7 +35,7 @@ struct BenchCalibrate: ParsableCommand {
         let root = dataset ?? StudioPaths.fromEnvironment().testData + "/johns"
         let fm = FileManager.default
         guard let people = try? fm.contentsOfDirectory(atPath: root).sorted(), !people.isEmpty else {
-            throw BadInput("\(root): no data set (run scripts/setup.sh)")
+            throw BadInputError("\(root): no data set (run scripts/setup.sh)")
         }
         let pipeline = try loadPipeline()
         var items: [(person: String, sha: String, d: FaceDescriptor)] = []
@@ -63,7 +63,7 @@ struct BenchCalibrate: ParsableCommand {
             let pair = (items[i].d.distance(to: items[j].d), items[i].d.cosineSimilarity(to: items[j].d))
             if items[i].person == items[j].person { same.append(pair) } else { diff.append(pair) }
         }}
-        guard !same.isEmpty, !diff.isEmpty else { throw BadInput("need at least two people with two images each") }
+        guard !same.isEmpty, !diff.isEmpty else { throw BadInputError("need at least two people with two images each") }
         let thresholds = stride(from: 0.40, through: 0.801, by: 0.05).map { $0 }
         let rates = thresholds.map { t in
             (t, Double(diff.filter { $0.0 < t }.count) / Double(diff.count), Double(same.filter { $0.0 >= t }.count) / Double(same.count))
@@ -118,7 +118,7 @@ struct BenchCalibrate: ParsableCommand {
         if lookalike > 0 {
             var bar2 = ProgressBar("lookalike searches", total: lookalike)
             do { lookalikes = try LookalikeCalibration.run(generator: generator, pipeline: pipeline, targets: lookalike) { bar2.update($0) } } catch {
-                throw BadInput("\(error)")
+                throw BadInputError("\(error)")
             }
         }
         if json {
@@ -148,7 +148,7 @@ struct BenchCalibrate: ParsableCommand {
     /// Writes the plot when --plot names a file (and says where, unless --json).
     func writePlot(_ image: @autoclosure () -> RGBImage) throws {
         guard let plot else { return }
-        do { try ImageIO.writePNG(image(), to: plot) } catch { throw BadInput("\(error)") }
+        do { try ImageIO.writePNG(image(), to: plot) } catch { throw BadInputError("\(error)") }
         if !json { warn("plot: \(plot)") }
     }
 }

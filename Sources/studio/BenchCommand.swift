@@ -39,7 +39,7 @@ struct BenchFaces: ParsableCommand {
             decoded.append((p, img))
         }
         guard let first = decoded.first, let face = pipeline.align(first.1, upsample: upsample).first else {
-            throw BadInput("no face found in \(images.first ?? "") for the descriptor timing")
+            throw BadInputError("no face found in \(images.first ?? "") for the descriptor timing")
         }
         let oracleBinary = try ensureOracle()
         let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -133,7 +133,7 @@ struct BenchFaces: ParsableCommand {
         if FileManager.default.isExecutableFile(atPath: oracle) { return oracle }
         let script = "tools/oracle/build.sh"
         guard FileManager.default.fileExists(atPath: script) else {
-            throw BadInput("the dlib oracle is not at \(oracle) and \(script) is missing; run from the repository root")
+            throw BadInputError("the dlib oracle is not at \(oracle) and \(script) is missing; run from the repository root")
         }
         warn("bench: building the dlib oracle (tools/oracle/build.sh) ...")
         let p = Process()
@@ -141,7 +141,7 @@ struct BenchFaces: ParsableCommand {
         p.arguments = [script]
         try p.run(); p.waitUntilExit()
         guard p.terminationStatus == 0, FileManager.default.isExecutableFile(atPath: oracle) else {
-            throw BadInput("building the dlib oracle failed (is libdlib-dev installed? `bash scripts/setup.sh install` installs it with g++)")
+            throw BadInputError("building the dlib oracle failed (is libdlib-dev installed? `bash scripts/setup.sh install` installs it with g++)")
         }
         return oracle
     }
@@ -161,7 +161,7 @@ struct BenchFaces: ParsableCommand {
         p.waitUntilExit()
         guard p.terminationStatus == 0,
               let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw BadInput("the dlib oracle failed (status \(p.terminationStatus))")
+            throw BadInputError("the dlib oracle failed (status \(p.terminationStatus))")
         }
         return obj
     }

@@ -53,7 +53,7 @@ struct FacesMemoryBench {
     func peak(_ executable: String, _ arguments: [String]) throws -> Int {
         let run = try ChildProcess.run(executable, arguments)
         guard run.status == 0 else {
-            throw BadInput("bench: \((executable as NSString).lastPathComponent) \(arguments.joined(separator: " ")) exited with status \(run.status)")
+            throw BadInputError("bench: \((executable as NSString).lastPathComponent) \(arguments.joined(separator: " ")) exited with status \(run.status)")
         }
         return run.peakResidentBytes
     }

@@ -176,7 +176,7 @@ enum BenchCast {
                 skipped.append("seed \(seed): \(error)")
             }
         }
-        guard !cast.isEmpty else { throw BadInput("no seed passed the reference gate") }
+        guard !cast.isEmpty else { throw BadInputError("no seed passed the reference gate") }
         return (cast, skipped)
     }
 }

@@ -109,7 +109,7 @@ struct BenchGeneratedQuality: ParsableCommand {
                 (title: "PASSING, LEAST EVEN LIGHT", tiles: tiles(lowest("lighting", 10)) { "LIGHT \(fmt($0.values["lighting"] ?? .nan, 2))" }),
                 (title: "PASSING, MOST TURNED", tiles: tiles(lowest("frontality", 10, descending: true)) { "YAW \(fmt($0.values["frontality"] ?? .nan, 1))" }),
             ] + variationSheetRows, tile: 128, scale: 1)
-            do { try ImageIO.writePNG(png, to: out) } catch { throw BadInput("\(error)") }
+            do { try ImageIO.writePNG(png, to: out) } catch { throw BadInputError("\(error)") }
             if !json { print("contact sheet: \(out)") }
         }
         if json {

@@ -23,7 +23,7 @@ struct BenchStore: ParsableCommand {
         defer { try? fm.removeItem(atPath: home) }
         setenv("STUDIO_KEY_BENCH", String(repeating: "ab", count: 32), 1)
         let store: SQLiteCharacterStore
-        do { store = try SQLiteCharacterStore(home: home) } catch { throw BadInput("\(error)") }
+        do { store = try SQLiteCharacterStore(home: home) } catch { throw BadInputError("\(error)") }
 
         // Insert.
         warn("bench: inserting \(count) synthetic characters ...")

@@ -24,15 +24,15 @@ func withStore<T>(_ body: (SQLiteCharacterStore) throws -> T) throws -> T {
         let store = try SQLiteCharacterStore(home: StudioPaths.fromEnvironment().home)
         return try body(store)
     } catch let e as StoreError {
-        throw BadInput("\(e.message)")
+        throw BadInputError("\(e.message)")
     } catch let e as RegistrationError {
-        throw BadInput("\(e.message)")
+        throw BadInputError("\(e.message)")
     }
 }
 
 func readFile(_ path: String) throws -> [UInt8] {
     guard let d = FileManager.default.contents(atPath: path) else {
-        throw BadInput("\(path): cannot read file")
+        throw BadInputError("\(path): cannot read file")
     }
     return [UInt8](d)
 }
@@ -167,7 +167,7 @@ struct CharacterExport: ParsableCommand {
     func run() throws {
         let bytes = try withStore { try $0.export(named: name, tenant: store.tenant) }
         do { try Data(bytes).write(to: URL(fileURLWithPath: file), options: .atomic) } catch {
-            throw BadInput("\(file): cannot write: \(error.localizedDescription)")
+            throw BadInputError("\(file): cannot write: \(error.localizedDescription)")
         }
         if store.json { print(JSON.document(.characterExported, [("exported", JSON.string(name)), ("file", JSON.string(file)), ("bytes", String(bytes.count))])) }
         else { print("exported \(name) to \(file) (\(bytes.count) bytes)") }
@@ -196,7 +196,7 @@ struct CharacterSearch: ParsableCommand {
         let pipeline = try loadPipeline()
         let img = try readImage(image)
         guard let face = pipeline.faces(in: img, upsample: 0, detectionMaxSide: 800).max(by: { $0.box.area < $1.box.area }) else {
-            throw BadInput("\(image): no face found")
+            throw BadInputError("\(image): no face found")
         }
         let hits = try withStore { try $0.nearest(to: face.descriptor, tenant: allTenants ? nil : store.tenant, top: max(1, top)) }
         if store.json {
@@ -279,7 +279,7 @@ struct Verify: ParsableCommand {
         if let out = sheet {
             let png = ContactSheet.render(rows: [referenceRow(c, images: refImages),
                                                  (title: "CANDIDATES (THRESHOLD \(fmt(threshold, 2)))", tiles: tiles)])
-            do { try ImageIO.writePNG(png, to: out) } catch { throw BadInput("\(error)") }
+            do { try ImageIO.writePNG(png, to: out) } catch { throw BadInputError("\(error)") }
             if !store.json { print("contact sheet: \(out)") }
         }
         if !allPass { throw ExitCode(1) }

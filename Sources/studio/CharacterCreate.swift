@@ -27,15 +27,15 @@ struct CharacterCreate: ParsableCommand {
 
     func run() throws {
         guard !name.isEmpty, name.count <= 128, !name.contains("\n") else {
-            throw BadInput("the name must be 1-128 characters on one line")
+            throw BadInputError("the name must be 1-128 characters on one line")
         }
         guard (1...16).contains(references) else {
-            throw BadInput("--references must be 1...16 (got \(references))")
+            throw BadInputError("--references must be 1...16 (got \(references))")
         }
         // A taken name is refused before any rendering.
         let taken = try withStore { s in try s.list(tenant: store.tenant).contains { $0.name == name } }
         if taken {
-            throw BadInput("a character named '\(name)' already exists in tenant '\(store.tenant)'; choose another name or remove it first")
+            throw BadInputError("a character named '\(name)' already exists in tenant '\(store.tenant)'; choose another name or remove it first")
         }
         let pipeline = try loadPipeline()
         let generator = try loadGenerator()
@@ -54,7 +54,7 @@ struct CharacterCreate: ParsableCommand {
                let next = FictionalCharacter.nextPassingSeed(after: seed, generator: generator, pipeline: pipeline) {
                 message += " (--seed \(next) passes the gate)"
             }
-            throw BadInput("\(message)")
+            throw BadInputError("\(message)")
         }
         let (reg, rendered) = made
         try withStore { s in try s.add(reg.character, images: reg.images) }

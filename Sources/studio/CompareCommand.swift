@@ -25,7 +25,7 @@ struct Compare: ParsableCommand {
             let image = try readImage(path)
             let faces = pipeline.faces(in: image, upsample: pipelineOptions.upsample, jitter: pipelineOptions.jitter)
             guard let largest = faces.max(by: { $0.box.area < $1.box.area }) else {
-                throw BadInput("\(path): no face found (try --upsample 2 for small faces)")
+                throw BadInputError("\(path): no face found (try --upsample 2 for small faces)")
             }
             if faces.count > 1 { warn("studio: \(path): \(faces.count) faces found; using the largest") }
             picked.append(largest)

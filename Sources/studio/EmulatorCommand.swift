@@ -52,7 +52,7 @@ struct EmulatorServe: ParsableCommand {
         config.onNote = { line in warn("emulator: " + line) }
         let emulator: Emulator
         do { emulator = try Emulator(configuration: config, generator: EmulatorCommand.surfaceGenerator(engine), port: port) } catch {
-            throw BadInput("\(error)")
+            throw BadInputError("\(error)")
         }
         var lines = "STUDIO_EMULATOR=\(emulator.url)\n"
         let missing = EmulatorCommand.credentialNames.filter { credentials[$0.0] == nil }.map(\.1)

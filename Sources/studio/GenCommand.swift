@@ -171,7 +171,7 @@ struct Gen: ParsableCommand {
         let id = RunFolder.makeId(seed: firstSeed)
         let folder = out ?? (paths.home + "/runs/" + id)
         let writer: RunFolder
-        do { writer = try RunFolder(final: folder) } catch { throw BadInput("\(error)") }
+        do { writer = try RunFolder(final: folder) } catch { throw BadInputError("\(error)") }
 
         if !store.json {
             warn("studio gen: \(count) shot(s) of \(characterRecord.name) on the local backend, seed \(firstSeed), up to \(maxAttempts) attempt(s) each")
@@ -239,7 +239,6 @@ struct RunFolder {
     let final: String
     let partial: String
 
-    struct Failure: Error, CustomStringConvertible { let description: String }
 
     static func makeId(seed: UInt64) -> String {
         let f = DateFormatter()
@@ -251,28 +250,28 @@ struct RunFolder {
     init(final: String) throws {
         let fm = FileManager.default
         if fm.fileExists(atPath: final) {
-            throw Failure(description: "\(final) already exists; choose another --out (a run folder is never overwritten)")
+            throw RunFolderError(description: "\(final) already exists; choose another --out (a run folder is never overwritten)")
         }
         self.final = final
         self.partial = final + ".partial"
         if fm.fileExists(atPath: partial + "/" + RunSpec.file) {
-            throw Failure(description: "\(partial) holds an interrupted remote run; finish it with `studio runs resume \(partial)` or remove it")
+            throw RunFolderError(description: "\(partial) holds an interrupted remote run; finish it with `studio runs resume \(partial)` or remove it")
         }
         try? fm.removeItem(atPath: partial)
         do { try fm.createDirectory(atPath: partial + "/attempts", withIntermediateDirectories: true) } catch {
-            throw Failure(description: "cannot create \(partial): \(error.localizedDescription)")
+            throw RunFolderError(description: "cannot create \(partial): \(error.localizedDescription)")
         }
     }
 
     /// An interrupted run's folder (`<final>.partial`), kept as it is: its journal is replayed.
     init(resuming partial: String) throws {
         guard partial.hasSuffix(".partial"), FileManager.default.fileExists(atPath: partial + "/" + RunSpec.file) else {
-            throw Failure(description: "\(partial) is not an interrupted run folder (no \(RunSpec.file))")
+            throw RunFolderError(description: "\(partial) is not an interrupted run folder (no \(RunSpec.file))")
         }
         self.partial = partial
         self.final = String(partial.dropLast(".partial".count))
         if FileManager.default.fileExists(atPath: final) {
-            throw Failure(description: "\(final) already exists: that run was completed")
+            throw RunFolderError(description: "\(final) already exists: that run was completed")
         }
         try? FileManager.default.createDirectory(atPath: partial + "/attempts", withIntermediateDirectories: true)
     }
@@ -340,8 +339,10 @@ struct RunFolder {
                            seconds: seconds, allPassed: results.allSatisfy { $0.status == .passed }))
         try StudioJSON.encode(report, as: .runReport, pretty: true).write(to: URL(fileURLWithPath: partial + "/report.json"), options: .atomic)
         guard rename(partial, final) == 0 else {
-            throw Failure(description: "cannot move \(partial) to \(final): \(String(cString: strerror(errno)))")
+            throw RunFolderError(description: "cannot move \(partial) to \(final): \(String(cString: strerror(errno)))")
         }
         return report
     }
 }
+
+struct RunFolderError: Error, CustomStringConvertible { let description: String }

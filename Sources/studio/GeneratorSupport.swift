@@ -6,7 +6,7 @@ import StudioLocal
 func loadGenerator() throws -> DCGANGenerator {
     let paths = StudioPaths.fromEnvironment()
     do { return try DCGANGenerator(contentsOf: paths.model(ModelCatalog.generator.file)) } catch {
-        throw BadInput("\(error) (scripts/setup.sh installs the generator weights)")
+        throw BadInputError("\(error) (scripts/setup.sh installs the generator weights)")
     }
 }
 

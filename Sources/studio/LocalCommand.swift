@@ -102,7 +102,7 @@ struct LocalDirections: ParsableCommand {
             generator = try DCGANGenerator(contentsOf: weights)
             sha = SHA256.hash(data: try Data(contentsOf: URL(fileURLWithPath: weights))).map { String(format: "%02x", $0) }.joined()
         } catch {
-            throw BadInput("\(error) (run scripts/setup.sh to install the generator)")
+            throw BadInputError("\(error) (run scripts/setup.sh to install the generator)")
         }
         let start = Date()
         var latents: [[Float]] = [], measures: [[String: Double]] = []

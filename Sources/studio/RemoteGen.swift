@@ -71,11 +71,11 @@ struct RemoteGen {
     static func adapter(named name: String, isolate: Bool) throws -> any AdapterEndpoint {
         let (loaded, _) = Adapters.loadAll()
         guard let a = loaded.first(where: { $0.manifest.name == name }) else {
-            throw BadInput("unknown backend '\(name)': 'local' or an adapter (found: \(loaded.map(\.manifest.name).joined(separator: ", ").nilIfEmpty ?? "none"))")
+            throw BadInputError("unknown backend '\(name)': 'local' or an adapter (found: \(loaded.map(\.manifest.name).joined(separator: ", ").nilIfEmpty ?? "none"))")
         }
         guard isolate else { return a }
         do { return try OutOfProcessAdapter(path: a.path, command: [Adapters.executable(), "adapters", "serve", a.path]) } catch {
-            throw BadInput("\(name) could not start out of process: \(error)")
+            throw BadInputError("\(name) could not start out of process: \(error)")
         }
     }
 
@@ -91,15 +91,15 @@ struct RemoteGen {
 
     static func prepare(_ spec: RunSpec) throws -> Prepared {
         let route: RemoteRoute
-        do { route = try RemoteRoute.fromEnvironment() } catch { throw BadInput("\(error)") }
+        do { route = try RemoteRoute.fromEnvironment() } catch { throw BadInputError("\(error)") }
         if spec.emulated != route.isEmulated {
-            throw BadInput(spec.emulated ? "this run was sent to an emulator: set STUDIO_EMULATOR to its address to resume it"
+            throw BadInputError(spec.emulated ? "this run was sent to an emulator: set STUDIO_EMULATOR to its address to resume it"
                                          : "this run was sent to the real provider; unset STUDIO_EMULATOR to resume it")
         }
         let adapter = try Self.adapter(named: spec.backend, isolate: spec.isolate)
         let m = adapter.manifest
         let creds: (secret: String, issuer: String?)
-        do { creds = try RemoteClient.credentials(for: m, home: StudioPaths.fromEnvironment().home) } catch { throw BadInput("\(error)") }
+        do { creds = try RemoteClient.credentials(for: m, home: StudioPaths.fromEnvironment().home) } catch { throw BadInputError("\(error)") }
         let (c, refBytes) = try withStore { s -> (CharacterRecord, [[UInt8]]) in
             let c = try s.character(named: spec.character, tenant: spec.tenant)
             return (c, try c.references.prefix(max(0, m.surface.maxReferences)).map { try s.image(sha256: $0.sha256) })
@@ -112,7 +112,7 @@ struct RemoteGen {
         let m = adapter.manifest
         let (judge, calibration, calibrationLine) = try Self.judge(emulated: spec.emulated, quiet: json)
         let journal: RunJournal
-        do { journal = try RunJournal(folder: writer.partial) } catch { throw BadInput("\(error)") }
+        do { journal = try RunJournal(folder: writer.partial) } catch { throw BadInputError("\(error)") }
         var settings = RemoteSettings()
         settings.pollInterval = spec.pollInterval
         let interruption = Interruption()
@@ -202,7 +202,7 @@ struct RemoteGen {
     static func start(_ spec: RunSpec, folder: String, json: Bool) throws {
         let prepared = try prepare(spec)
         let writer: RunFolder
-        do { writer = try RunFolder(final: folder) } catch { throw BadInput("\(error)") }
+        do { writer = try RunFolder(final: folder) } catch { throw BadInputError("\(error)") }
         try StudioJSON.encode(spec, as: .runSpec, pretty: true).write(to: URL(fileURLWithPath: writer.partial + "/" + RunSpec.file), options: .atomic)
         try RemoteGen(spec: spec, writer: writer, json: json, resubmitUnanswered: false).run(prepared)
     }
@@ -265,15 +265,15 @@ struct RunsResume: ParsableCommand {
         if !id.contains("/") { candidates += [runs + id, runs + id + ".partial"] }
         guard let partial = candidates.first(where: { $0.hasSuffix(".partial") && FileManager.default.fileExists(atPath: $0 + "/" + RunSpec.file) }) else {
             let done = candidates.first { FileManager.default.fileExists(atPath: $0 + "/report.json") }
-            throw BadInput(done.map { "\($0) is complete; nothing to resume" } ?? "no interrupted run '\(id)' (looked for \(candidates.filter { $0.hasSuffix(".partial") }.joined(separator: ", ")))")
+            throw BadInputError(done.map { "\($0) is complete; nothing to resume" } ?? "no interrupted run '\(id)' (looked for \(candidates.filter { $0.hasSuffix(".partial") }.joined(separator: ", ")))")
         }
         var spec: RunSpec
         do { spec = try RunSpec.read(partial + "/" + RunSpec.file) } catch {
-            throw BadInput("\(partial)/\(RunSpec.file) is unreadable: \(error)")
+            throw BadInputError("\(partial)/\(RunSpec.file) is unreadable: \(error)")
         }
         if let n = maxJobs { spec.maxJobs = n }
         let writer: RunFolder
-        do { writer = try RunFolder(resuming: partial) } catch { throw BadInput("\(error)") }
+        do { writer = try RunFolder(resuming: partial) } catch { throw BadInputError("\(error)") }
         if !json { warn("resuming run \(spec.id) (\(spec.backend), \(spec.count) shot(s))") }
         let prepared = try RemoteGen.prepare(spec)
         try RemoteGen(spec: spec, writer: writer, json: json, resubmitUnanswered: resubmitUnanswered).run(prepared)

@@ -28,7 +28,7 @@ struct Studio: ParsableCommand {
     /// 2 bad input (usage errors included, which the argument parser alone would end with 64), 130 or
     /// 143 interrupted; a message for every non-zero status goes to standard error first.
     static func exitStatus(for error: Error) -> Int32 {
-        if let bad = error as? BadInput {
+        if let bad = error as? BadInputError {
             warn("studio: " + bad.message)
             return 2
         }

@@ -16,7 +16,7 @@ func warn(_ message: String) {
 
 /// Bad input of any kind (unreadable image, missing model, unknown character, a usage error): `Studio.main`
 /// prints "studio: <message>" to standard error and exits 2.
-struct BadInput: Error, CustomStringConvertible {
+struct BadInputError: Error, CustomStringConvertible {
     let message: String
     init(_ message: String) { self.message = message }
     var description: String { message }
@@ -32,9 +32,9 @@ func loadPipeline() throws -> FacePipeline {
     do {
         return try FacePipeline(modelsDirectory: paths.models)
     } catch let e as ModelFormatError where e.isMissing {
-        throw BadInput("\(e.description): the face models are not installed in \(paths.models); `bash scripts/setup.sh install` fetches them (or set STUDIO_HOME to where they are)")
+        throw BadInputError("\(e.description): the face models are not installed in \(paths.models); `bash scripts/setup.sh install` fetches them (or set STUDIO_HOME to where they are)")
     } catch let e as ModelFormatError {
-        throw BadInput("\(e.description) (`studio models` checks every file's SHA-256; `bash scripts/setup.sh install` fetches it again)")
+        throw BadInputError("\(e.description) (`studio models` checks every file's SHA-256; `bash scripts/setup.sh install` fetches it again)")
     }
 }
 
@@ -64,9 +64,9 @@ func loadImage(_ path: String) -> RGBImage? {
     }
 }
 
-/// An image file decoded, or `BadInput` saying why not.
+/// An image file decoded, or `BadInputError` saying why not.
 func readImage(_ path: String) throws -> RGBImage {
-    do { return try ImageIO.load(path: path) } catch { throw BadInput("\(error)") }
+    do { return try ImageIO.load(path: path) } catch { throw BadInputError("\(error)") }
 }
 
 extension DetectedFace {

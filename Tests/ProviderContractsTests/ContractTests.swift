@@ -104,7 +104,7 @@ final class ContractTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try Data(#"{"schema": 1, "provider": "x"}"#.utf8).write(to: URL(fileURLWithPath: dir + "/x.json"))
         XCTAssertThrowsError(try ContractLibrary(folder: dir)) { e in
-            guard case .unreadable(let file, _) = e as? ContractLibrary.LoadError else { return XCTFail("\(e)") }
+            guard case .unreadable(let file, _) = e as? ContractLoadError else { return XCTFail("\(e)") }
             XCTAssertEqual(file, "x.json")
         }
         XCTAssertThrowsError(try ContractLibrary.shipped(environment: ["STUDIO_CONTRACTS": dir + "/missing"]))

@@ -9,7 +9,7 @@ import ProviderContracts
 
 /// Never called: these tests stop before any job runs.
 struct RefusingGenerator: SurfaceGenerator {
-    func generate(_ input: SurfaceInput) throws -> SurfaceOutput { throw SurfaceFailure(.internalError, "not expected") }
+    func generate(_ input: SurfaceInput) throws -> SurfaceOutput { throw SurfaceError(.internalError, "not expected") }
 }
 
 final class EmulatorTests: XCTestCase {

@@ -48,7 +48,7 @@ final class LocalSurfaceGeneratorTests: XCTestCase {
 
         // A face model sent no face fails with no_face, as the providers do.
         XCTAssertThrowsError(try model.generate(input([grey], strength: 1))) { e in
-            XCTAssertEqual((e as? SurfaceFailure)?.kind, .noFace, "\(e)")
+            XCTAssertEqual((e as? SurfaceError)?.kind, .noFace, "\(e)")
         }
         // Image-to-video: the first frame is the reference itself, then generated seconds.
         let video = try model.generate(input([reference], strength: 1, faceModel: false, video: true))

@@ -23,7 +23,7 @@ final class VideoFramesTests: XCTestCase {
     }
 
     func testBadInputIsATypedError() {
-        XCTAssertThrowsError(try VideoFrames.sample(video: [])) { XCTAssertTrue($0 is VideoFrames.Failure, "\($0)") }
+        XCTAssertThrowsError(try VideoFrames.sample(video: [])) { XCTAssertTrue($0 is VideoFramesError, "\($0)") }
         XCTAssertThrowsError(try VideoFrames.sample(video: Array("not a video at all".utf8))) { e in
             XCTAssertTrue("\(e)".contains("ffmpeg"), "\(e)")
         }

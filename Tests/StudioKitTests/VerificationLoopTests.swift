@@ -5,7 +5,7 @@ import XCTest
 final class ScriptedBackend: GenerationBackend {
     let name = "scripted"
     var received: [Conditioning] = []
-    var failures: [Int: GenerationFailure] = [:]     // attempt -> error
+    var failures: [Int: GenerationError] = [:]     // attempt -> error
     var selection: Selection = .single
     func generate(_ c: Conditioning, progress: (GenerationProgress) -> Void) throws -> GeneratedOutput {
         received.append(c)
@@ -118,13 +118,13 @@ final class VerificationLoopTests: XCTestCase {
     func testBackendErrors() {
         // A retryable failure costs an attempt; a fatal one ends the shot.
         let backend = ScriptedBackend()
-        backend.failures = [1: GenerationFailure("content filter", retryable: true)]
+        backend.failures = [1: GenerationError("content filter", retryable: true)]
         let run = VerificationLoop(maxAttempts: 3).run(shot: shot, character: character, backend: backend, judge: ScriptedJudge([0.2]))
         XCTAssertEqual(run.result.status, .passed)
         XCTAssertEqual(run.result.attempts[0].error, "content filter")
         XCTAssertNil(run.images[0])
         let fatal = ScriptedBackend()
-        fatal.failures = [1: GenerationFailure("401 unauthorised", retryable: false)]
+        fatal.failures = [1: GenerationError("401 unauthorised", retryable: false)]
         let r2 = VerificationLoop(maxAttempts: 3).run(shot: shot, character: character, backend: fatal, judge: ScriptedJudge([0.2]))
         XCTAssertEqual(r2.result.status, .failed)
         XCTAssertEqual(r2.result.attempts.count, 1)

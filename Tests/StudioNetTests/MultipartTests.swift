@@ -51,9 +51,9 @@ final class MultipartTests: XCTestCase {
 
     func testBoundaryChecks() {
         XCTAssertThrowsError(try MultipartBody.build(parts: [.text(name: "a", value: "x--abc--y")], boundary: "abc")) {
-            XCTAssertEqual($0 as? MultipartBody.BuildError, .boundaryInContent(partName: "a"))
+            XCTAssertEqual($0 as? MultipartError, .boundaryInContent(partName: "a"))
         }
-        XCTAssertThrowsError(try MultipartBody.build(parts: [], boundary: "")) { XCTAssertEqual($0 as? MultipartBody.BuildError, .invalidBoundary) }
+        XCTAssertThrowsError(try MultipartBody.build(parts: [], boundary: "")) { XCTAssertEqual($0 as? MultipartError, .invalidBoundary) }
         XCTAssertThrowsError(try MultipartBody.build(parts: [], boundary: "a\"b"))
         XCTAssertThrowsError(try MultipartBody.build(parts: [], boundary: String(repeating: "a", count: 71)))
         var rng = SplitMix64(seed: 5)
