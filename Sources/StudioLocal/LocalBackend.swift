@@ -157,7 +157,6 @@ public struct LocalBackend: GenerationBackend, Sendable {
         ComputeThreads.set(1)
         defer { ComputeThreads.set(blasThreads) }
         let plan = planPrompt(c.shot.prompt)
-        var rng = SplitMix64(seed: c.seed)
         if !injectIdentity {
             let z = Self.applyTargets(DCGANGenerator.latent(seed: c.seed), plan.targets)
             let image = render(generator.generate([z])[0])
@@ -168,157 +167,10 @@ public struct LocalBackend: GenerationBackend, Sendable {
                                    requestedModes: plan.requestedModes)
         }
 
-        let s = min(1, max(0, c.strictness.identityStrength))
-        let anchor = Self.anchor(for: c.character).map { Self.applyTargets($0, plan.targets) }
-        let region: ([Float]) -> [Float] = { z in anchor.map { Self.confine(z, to: $0, radius: self.options.trustRadius, free: plan.targets) } ?? z }
-        let selectionThreshold = c.uncertainty.threshold(for: anchor == nil ? .unanchored(candidates: 0) : .anchored(candidates: 0))
-        var penalties = c.negative.penaltyTerms().filter {
-            $0.modeId != "identity_drift" && $0.detector.measure != "identity_distance" && !plan.requestedModes.contains($0.modeId)
-        }
-        let budget = options.evaluationsPerLevel[min(options.evaluationsPerLevel.count - 1, max(0, c.strictness.level))]
-        let goal = selectionThreshold - c.uncertainty.band - options.targetMargin
-        var evaluations = 0
-        var restarts = 0
-        var events: [String] = []
-        var best: Candidate? = nil          // lowest cost among candidates that reach the goal, else lowest distance
-        func consider(_ k: Candidate) {
-            guard let d = k.distance else { return }
-            guard let b = best, let bd = b.distance else { best = k; return }
-            let kReached = d < goal, bReached = bd < goal
-            if kReached != bReached { if kReached { best = k }; return }
-            if kReached ? k.cost < b.cost : d < bd { best = k }
-        }
-        func done(_ k: Candidate) -> Bool {
-            guard let d = k.distance else { return false }
-            return d < goal && k.penalty == 0 && plan.targets.allSatisfy { Self.met(k.z, $0, tolerance: options.promptTolerance) }
-        }
-        func evaluate(_ zs: [[Float]]) -> [Candidate] {
-            evaluations += zs.count
-            return self.evaluate(zs, character: c.character, strength: s, threshold: selectionThreshold, goal: goal, targets: plan.targets,
-                                 penalties: penalties)
-        }
-        /// The candidate's penalty and cost under the current penalty terms.
-        func rescore(_ k: Candidate) -> Candidate {
-            var k = k
-            k.penaltyModes = k.penaltyModes.filter { id in penalties.contains { $0.modeId == id } }
-            k.penalty = k.penaltyModes.reduce(0) { acc, id in acc + options.penaltyScale * (penalties.first { $0.modeId == id }?.weight ?? 1) }
-            k.cost = self.cost(distance: k.distance, shortfall: k.shortfall, penalty: k.penalty, strength: s,
-                               threshold: selectionThreshold, goal: goal)
-            return k
-        }
-
-        // Initial draws: around the anchor (the anchor itself first), else from the whole prior.
-        var initial: [[Float]]
-        if let anchor {
-            initial = [anchor] + (1..<max(1, options.initialSamples)).map { _ in region(Self.mutate(anchor, step: options.initialStep / 2, &rng)) }
-        } else {
-            initial = (0..<max(1, options.initialSamples)).map { _ in Self.applyTargets(DCGANGenerator.latent(seed: rng.next()), plan.targets) }
-        }
-        var drawn = evaluate(initial)
-        // Drift the generator cannot avoid for this character is not drift: modes shown by the anchor
-        // itself, or by at least 3/4 of the initial draws (e.g. "plastic skin" on 64 px faces), are left
-        // out of the penalty and reported.
-        var inherent = Set<String>()
-        if anchor != nil { inherent.formUnion(drawn[0].penaltyModes) }
-        let withFace = drawn.filter { $0.distance != nil }
-        for id in Set(withFace.flatMap(\.penaltyModes)) where withFace.filter({ $0.penaltyModes.contains(id) }).count * 4 >= withFace.count * 3 {
-            inherent.insert(id)
-        }
-        if !inherent.isEmpty {
-            penalties = penalties.filter { !inherent.contains($0.modeId) }
-            drawn = drawn.map { rescore($0) }
-        }
-        drawn.forEach(consider)
-        progress(GenerationProgress(done: evaluations, total: budget, bestDistance: best?.distance))
-        let ranked = drawn.sorted { $0.cost < $1.cost }
-        var chains = (0..<max(1, options.chains)).map { ranked[$0 % ranked.count] }
-        var steps = [Double](repeating: options.initialStep, count: chains.count)
-        var lagging = [Int](repeating: 0, count: chains.count)
-        var generation = 0
-        var confirmations = 0
-        // The search measures at `detectionSize`; the judge detects on the full render. Before stopping,
-        // the candidate is measured the judge's way; if that misses, its distance is corrected and the
-        // search goes on.
-        func confirm() -> Bool {
-            guard var b = best, done(b) else { return false }
-            confirmations += 1
-            let d = self.judgeDistance(b.z, character: c.character)
-            b.distance = d
-            b = rescore(b)
-            best = b
-            return d.map { $0 < goal + options.targetMargin / 2 } ?? false
-        }
-        while evaluations < budget && !confirm() {
-            generation += 1
-            var proposals: [[Float]] = []
-            var owner: [Int] = []
-            for (i, chain) in chains.enumerated() {
-                for _ in 0..<max(1, options.proposalsPerChain) {
-                    proposals.append(region(Self.mutate(chain.z, step: steps[i], &rng))); owner.append(i)
-                }
-            }
-            let evaluated = evaluate(proposals)
-            evaluated.forEach(consider)
-            var improved = [Bool](repeating: false, count: chains.count)
-            for (k, cand) in evaluated.enumerated() where cand.cost < chains[owner[k]].cost {
-                chains[owner[k]] = cand; improved[owner[k]] = true
-            }
-            for i in chains.indices {
-                steps[i] = min(options.maxStep, max(options.minStep, steps[i] * (improved[i] ? 1.3 : 0.85)))
-            }
-            // Active drift detection: restart chains that drift from the best one's identity.
-            let bestChain = chains.indices.min { (chains[$0].distance ?? 9) < (chains[$1].distance ?? 9) }!
-            let bestDistance = chains[bestChain].distance ?? 2
-            for i in chains.indices where i != bestChain {
-                let d = chains[i].distance
-                if d == nil || d! > bestDistance + options.restartGap { lagging[i] += 1 } else { lagging[i] = 0 }
-                if d == nil || lagging[i] >= options.restartPatience {
-                    let why = d == nil ? "lost the face" : "drifted to \(formatFixed(d!, 3)) vs best \(formatFixed(bestDistance, 3))"
-                    events.append("generation \(generation): chain \(i) \(why); restarted from the best latent")
-                    let restart = evaluate([region(Self.mutate(chains[bestChain].z, step: options.initialStep / 2, &rng))])[0]
-                    consider(restart)
-                    chains[i] = restart.cost < chains[bestChain].cost ? restart : chains[bestChain]
-                    steps[i] = options.initialStep
-                    lagging[i] = 0
-                    restarts += 1
-                }
-            }
-            progress(GenerationProgress(done: min(evaluations, budget), total: budget, bestDistance: best?.distance))
-        }
-        guard let chosen = best else {
-            throw GenerationError("the local generator drew no detectable face in \(evaluations) latents (seed \(c.seed))", retryable: true)
-        }
-        var notes: [String: Double] = [
-            "identity_strength": s, "threshold": selectionThreshold, "evaluations": Double(evaluations), "budget": Double(budget),
-            "generations": Double(generation), "drift_restarts": Double(restarts), "search_distance": chosen.distance ?? .nan,
-            "search_goal": goal, "judge_checks": Double(confirmations), "prompt_shortfall": chosen.shortfall, "penalty": chosen.penalty,
-            "penalty_terms": Double(penalties.count), "search_seconds": monotonicSeconds() - t0,
-        ]
-        let flags = ["identity_injection": true, "anchored": anchor != nil, "reached_goal": done(chosen)]
-        var messages = plan.messages
-        for t in plan.targets {
-            let p = Self.projection(chosen.z, t.vector)
-            notes["projection." + t.name] = p
-            messages.append("prompt \(t.name): projection \(formatFixed(p, 2)) for target \(formatFixed(t.target, 2)) sd" +
-                            (Self.met(chosen.z, t, tolerance: options.promptTolerance) ? " (met)"
-                                : " (short: the identity term outweighed it at strength \(formatFixed(s, 2)))"))
-        }
-        if anchor == nil {
-            messages.append("no latent anchor (the character was not drawn from this generator): searched the whole latent space, " +
-                            "so the output must beat the lookalike threshold \(formatFixed(selectionThreshold, 3))")
-        }
-        if !penalties.isEmpty {
-            messages.append("negative prompt as penalties on measured drift: " + penalties.map { $0.modeId + ($0.targeted ? " (targeted)" : "") }.joined(separator: ", "))
-        }
-        if !inherent.isEmpty {
-            messages.append("not penalised (shown by the character's own anchor or by most draws of this generator): " + inherent.sorted().joined(separator: ", "))
-        }
-        if !chosen.penaltyModes.isEmpty { messages.append("chosen image still shows: " + chosen.penaltyModes.joined(separator: ", ")) }
-        messages += events.prefix(20)
-        if events.count > 20 { messages.append("… \(events.count - 20) more drift restarts") }
-        return GeneratedOutput(image: render(generator.generate([chosen.z])[0]),
-                               selection: anchor == nil ? .unanchored(candidates: evaluations) : .anchored(candidates: evaluations),
-                               notes: notes, flags: flags, messages: messages, requestedModes: plan.requestedModes)
+        var search = LatentSearch(backend: self, conditioning: c, plan: plan)
+        let chosen = try search.run(progress: progress)
+        let seconds = monotonicSeconds() - t0
+        return search.output(chosen, image: render(generator.generate([chosen.z])[0]), seconds: seconds)
     }
 
     /// The output rendering: the 64 px draw upscaled (bilinear) to `renderSize`.
