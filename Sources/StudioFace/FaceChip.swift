@@ -111,10 +111,15 @@ public enum FaceChip {
         // The pyramid is built from the bounding-box region only; without one, sampling reads the
         // region in place (dlib samples `sub_image(img, bounding_box)`: its edges bound the samples).
         var pyramid: RGBImage? = nil
-        if level >= 0 {
-            var img = subImage(image, box)
-            for _ in 0...level { img = DlibPyramid.down2(img) }
+        if level >= 0, !box.isEmpty {
+            var img = image.pixels.withUnsafeBufferPointer { p in
+                DlibPyramid.down2(p.baseAddress!, DlibPyramid.View(width: box.width, height: box.height, stride: image.width,
+                                                                   originX: box.left, originY: box.top))
+            }
+            for _ in 0..<level { img = DlibPyramid.down2(img) }
             pyramid = img
+        } else if level >= 0 {
+            pyramid = RGBImage(width: 0, height: 0)
         }
         // Affine map from chip pixels to source pixels through three corners.
         let c = rect.center
@@ -154,11 +159,6 @@ public enum FaceChip {
         let cs = cos(angle), sn = sin(angle)
         let x = p.0 - c.0, y = p.1 - c.1
         return (cs * x - sn * y + c.0, sn * x + cs * y + c.1)
-    }
-
-    static func subImage(_ image: RGBImage, _ r: Rect) -> RGBImage {
-        if r.isEmpty { return RGBImage(width: 0, height: 0) }
-        return copyRegion(image, left: r.left, top: r.top, cols: r.width, rows: r.height)
     }
 
     /// Copies a region; pixels outside the image are black.
@@ -233,45 +233,55 @@ public enum DlibPyramid {
     /// keeping every second column and row; output `(rows-3)/2 x (cols-3)/2`, or empty when the
     /// input has 8 or fewer rows or columns.
     public static func down2(_ img: RGBImage) -> RGBImage {
-        if img.height <= 8 || img.width <= 8 { return RGBImage(width: 0, height: 0) }
-        let tw = (img.width - 3) / 2, th = img.height
-        let ow = tw, oh = (img.height - 3) / 2
-        var temp = [UInt16](repeating: 0, count: tw * th * 3)
         img.pixels.withUnsafeBufferPointer { p in
-            for r in 0..<th {
-                let row = r * img.width * 3
-                for c in 0..<tw {
-                    let oc = 2 * c
+            down2(p.baseAddress!, View(width: img.width, height: img.height, stride: img.width, originX: 0, originY: 0))
+        }
+    }
+
+    /// `down2` of the window `v` of an interleaved RGB buffer (a region of a larger image, read in
+    /// place instead of copied out first).
+    ///
+    /// dlib filters rows first, then columns; here each output row's five source rows are combined
+    /// first, at full width (contiguous, so it vectorises), then every second column. The sums are
+    /// exact 16-bit integers (at most 16 · 16 · 255 = 65,280) divided by 256 only at the end, so the
+    /// order of the two passes does not change a single value.
+    static func down2(_ px: UnsafePointer<UInt8>, _ v: View) -> RGBImage {
+        if v.height <= 8 || v.width <= 8 { return RGBImage(width: 0, height: 0) }
+        let ow = (v.width - 3) / 2, oh = (v.height - 3) / 2
+        let rowBytes = v.width * 3
+        let column = UnsafeMutablePointer<UInt16>.allocate(capacity: rowBytes)
+        defer { column.deallocate() }
+        let pixels = [UInt8](unsafeUninitializedCapacity: oh * ow * 3) { out, n in
+            for dr in 0..<oh {
+                // Source rows 2·dr … 2·dr + 4 (output row dr is centred on row 2·dr + 2).
+                let r0 = px + ((v.originY + 2 * dr) * v.stride + v.originX) * 3
+                let r1 = r0 + v.stride * 3, r2 = r1 + v.stride * 3, r3 = r2 + v.stride * 3, r4 = r3 + v.stride * 3
+                for i in 0..<rowBytes {
+                    column[i] = UInt16(r0[i]) &+ 4 &* UInt16(r1[i]) &+ 6 &* UInt16(r2[i]) &+ 4 &* UInt16(r3[i]) &+ UInt16(r4[i])
+                }
+                let o = out.baseAddress! + dr * ow * 3
+                for c in 0..<ow {
+                    let s = column + 2 * c * 3
                     for ch in 0..<3 {
-                        let a = UInt16(p[row + oc * 3 + ch]), b = UInt16(p[row + (oc + 1) * 3 + ch])
-                        let m = UInt16(p[row + (oc + 2) * 3 + ch]), d = UInt16(p[row + (oc + 3) * 3 + ch])
-                        let e = UInt16(p[row + (oc + 4) * 3 + ch])
-                        temp[(r * tw + c) * 3 + ch] = a &+ 4 &* b &+ 6 &* m &+ 4 &* d &+ e
+                        o[c * 3 + ch] = UInt8((s[ch] &+ 4 &* s[3 + ch] &+ 6 &* s[6 + ch] &+ 4 &* s[9 + ch] &+ s[12 + ch]) / 256)
                     }
                 }
             }
+            n = oh * ow * 3
         }
-        var out = RGBImage(width: ow, height: oh)
-        var dr = 0
-        var r = 2
-        while r < th - 2 {
-            for c in 0..<tw {
-                for ch in 0..<3 {
-                    let v = temp[((r - 2) * tw + c) * 3 + ch] &+ temp[((r - 1) * tw + c) * 3 + ch] &* 4
-                        &+ temp[(r * tw + c) * 3 + ch] &* 6 &+ temp[((r + 1) * tw + c) * 3 + ch] &* 4
-                        &+ temp[((r + 2) * tw + c) * 3 + ch]
-                    out.pixels[(dr * ow + c) * 3 + ch] = UInt8(v / 256)
-                }
-            }
-            dr += 1
-            r += 2
-        }
-        return out
+        return RGBImage(width: ow, height: oh, pixels: pixels)
     }
 
     /// A rectangular window of an interleaved RGB buffer: samples are bounded by the window.
     struct View {
         var width: Int, height: Int, stride: Int, originX: Int, originY: Int
+    }
+
+    /// `Int(x.rounded(.down))` for |x| < 1e9, without the libm call (this runs for every chip pixel).
+    @inline(__always)
+    static func floorInt(_ x: Double) -> Int {
+        let t = Int(x)
+        return Double(t) > x ? t - 1 : t
     }
 
     /// dlib's `interpolate_bilinear` for one output pixel: the four neighbours must all lie inside
@@ -280,7 +290,7 @@ public enum DlibPyramid {
     static func bilinear(_ px: UnsafeBufferPointer<UInt8>, _ v: View, _ x: Double, _ y: Double,
                          into out: UnsafeMutablePointer<UInt8>) {
         guard x.isFinite, y.isFinite, abs(x) < 1e9, abs(y) < 1e9 else { return }
-        let left = Int(x.rounded(.down)), top = Int(y.rounded(.down))
+        let left = floorInt(x), top = floorInt(y)
         guard left >= 0, top >= 0, left + 1 < v.width, top + 1 < v.height else { return }
         let lr = x - Double(left), tb = y - Double(top)
         let r0 = ((v.originY + top) * v.stride + v.originX + left) * 3
