@@ -73,6 +73,8 @@ public struct LinePlot: Sendable {
     public var yRange: ClosedRange<Double>?
     /// Ticks only at integers (attempt numbers).
     public var integerX: Bool
+    /// What each marker shape means, in the legend (shapes without a label are left out of it).
+    public var markerLabels: [PlotPoint.Marker: String] = [.pass: "pass", .fail: "fail", .uncertain: "uncertain"]
     public var background: Colour
     public var foreground: Colour
 
@@ -210,8 +212,8 @@ public struct LinePlot: Sendable {
         e += horizontalLines.map { (.line($0.colour), $0.label) }
         if band != nil { e.append((.band(bandColour), bandLabel)) }
         let used = Set(series.flatMap { $0.points.filter { $0.x.isFinite && $0.y.isFinite }.map(\.marker) })
-        for (m, name) in [(PlotPoint.Marker.pass, "pass"), (.fail, "fail"), (.uncertain, "uncertain")] where used.contains(m) {
-            e.append((.marker(m), name))
+        for m in [PlotPoint.Marker.pass, .fail, .uncertain] where used.contains(m) {
+            e.append((.marker(m), markerLabels[m] ?? ""))
         }
         return e.filter { !$0.1.isEmpty }
     }

@@ -71,10 +71,11 @@ enum DriftPlotter {
             }, colour: PlotSeries.palette[i % PlotSeries.palette.count])
         }
         let order = attempts.map { "S\($0.shot + 1)A\($0.attempt.attempt)" }.joined(separator: " ")
-        let plot = LinePlot(title: "\(character): attribute drift per attempt",
+        var plot = LinePlot(title: "\(character): attribute drift per attempt",
                             xLabel: "attempt in run order: " + String(order.prefix(64)), yLabel: "change / drift limit", series: series,
                             horizontalLines: [PlotLine(y: 1, label: "drift limit", colour: Colour(200, 40, 40))],
                             xRange: 0.5...(Double(attempts.count) + 0.5), yRange: 0...3, integerX: true)
+        plot.markerLabels = [.pass: "measured", .fail: "diagnosed as drift"]
         return plot.render(width: 800, height: 500)
     }
 }

@@ -134,6 +134,17 @@ final class PlotTests: XCTestCase {
         XCTAssertNoThrow(fixed.render(width: 50, height: 30))
     }
 
+    /// The legend names marker shapes as the plot says (the drift plot's crosses are "diagnosed as
+    /// drift", not a verdict); shapes not used, or without a label, are left out.
+    func testMarkerLabelsAreThePlotsOwn() {
+        var plot = LinePlot(series: [PlotSeries(label: "a", points: [PlotPoint(x: 1, y: 1, marker: .pass), PlotPoint(x: 2, y: 2, marker: .fail)])])
+        XCTAssertEqual(plot.legendEntries.map(\.1), ["a", "pass", "fail"])
+        plot.markerLabels = [.pass: "measured", .fail: "diagnosed as drift"]
+        XCTAssertEqual(plot.legendEntries.map(\.1), ["a", "measured", "diagnosed as drift"])
+        plot.markerLabels = [.fail: "drift"]
+        XCTAssertEqual(plot.legendEntries.map(\.1), ["a", "drift"])
+    }
+
     func testTicksAndLabels() {
         XCTAssertEqual(LinePlot.ticks(0...1, target: 5, integer: false), [0, 0.2, 0.4, 0.6, 0.8, 1.0])
         XCTAssertEqual(LinePlot.ticks(0.5...5.5, target: 8, integer: true), [1, 2, 3, 4, 5])
