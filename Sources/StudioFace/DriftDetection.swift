@@ -92,14 +92,16 @@ public enum DriftDetector {
                                 identityThreshold: Double = FaceDescriptor.sameIdentityDistance,
                                 modes: [DriftMode] = DriftCatalogue.all) -> [DriftFinding] {
         assess(reference: reference, output: attributes, outputFace: outputFace, chip: chip, image: image,
-               identityThreshold: identityThreshold, modes: modes).findings
+               identityThreshold: identityThreshold, modes: modes, levels: false).findings
     }
 
     /// `diagnose`'s findings, and every measurable mode's level (`DriftLevels`), from one measurement.
+    /// `levels: false` skips the levels (the local search diagnoses every candidate and needs only findings).
     public static func assess(reference: CharacterRecord, output attributes: FaceAttributes, outputFace: DetectedFace,
                               chip: RGBImage?, image: RGBImage?,
                               identityThreshold: Double = FaceDescriptor.sameIdentityDistance,
-                              modes: [DriftMode] = DriftCatalogue.all) -> (findings: [DriftFinding], levels: [String: Double]) {
+                              modes: [DriftMode] = DriftCatalogue.all,
+                              levels wanted: Bool = true) -> (findings: [DriftFinding], levels: [String: Double]) {
         var attrs = attributes
         if attrs.items.isEmpty, let chip, let image {
             attrs = FaceAttributeMeter.measure(chip: chip, landmarks: outputFace.landmarks, box: outputFace.box, image: image)
@@ -112,7 +114,7 @@ public enum DriftDetector {
             if let limit = d.maxAbsYaw, let yaw = named["abs_yaw"], yaw > limit { continue }
             if mode.id == "identity_drift" || d.measure == "identity_distance" { d.threshold = identityThreshold }
             if let f = evaluate(mode.id, d, reference: reference, output: attrs, measures: named) { out.append(f) }
-            if let l = DriftLevels.level(mode.id, d, reference: reference, output: attrs, measures: named) { levels[mode.id] = l }
+            if wanted, let l = DriftLevels.level(mode.id, d, reference: reference, output: attrs, measures: named) { levels[mode.id] = l }
         }
         return (out, levels)
     }
