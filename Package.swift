@@ -84,7 +84,9 @@ let package = Package(
 
         // MARK: - Core and engines
         .target(name: "StudioKit", swiftSettings: swiftSettings),
-        .target(name: "StudioTensor", dependencies: ["CBLAS"], swiftSettings: swiftSettings),
+        // Vector kernels in C: Swift code builds for baseline x86-64 (no AVX2/FMA); these check the CPU at run time.
+        .target(name: "CStudioKernels"),
+        .target(name: "StudioTensor", dependencies: ["CBLAS", "CStudioKernels"], swiftSettings: swiftSettings),
         .target(name: "StudioImage", dependencies: ["StudioKit", "CPNG", "CStudioCodecs"], swiftSettings: swiftSettings),
         .target(
             name: "StudioFace",

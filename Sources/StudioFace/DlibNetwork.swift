@@ -101,16 +101,20 @@ public struct DlibNetwork: Sendable {
     public func forward(_ x: Tensor, observe: ((Int, Tensor) -> Void)? = nil) -> Tensor {
         var cur = x
         var tags: [Int: Tensor] = [:]
-        var fusedRelu = -1
+        var fusedThrough = -1
         for (i, layer) in layers.enumerated() {
-            if i == fusedRelu { observe?(i, cur); continue }
+            if i <= fusedThrough { observe?(i, cur); continue }
             switch layer {
-            case .conv(let w): cur = Kernels.conv2d(cur, w)
+            case .conv(let w):
+                // conv, then affine and relu when they follow: one pass (not when observing each layer).
+                let (epilogue, last) = observe == nil ? epilogueAfter(i) : (.none, i)
+                cur = Kernels.conv2d(cur, w, epilogue: epilogue)
+                fusedThrough = last
             case .affine(let g, let b):
                 // affine followed by relu: one pass (skipped when observing every layer's output).
                 if observe == nil, i + 1 < layers.count, case .relu = layers[i + 1] {
                     Kernels.affineReluInPlace(&cur, gamma: g, beta: b)
-                    fusedRelu = i + 1
+                    fusedThrough = i + 1
                 } else {
                     Kernels.affineInPlace(&cur, gamma: g, beta: b)
                 }
@@ -128,6 +132,19 @@ public struct DlibNetwork: Sendable {
             observe?(i, cur)
         }
         return cur
+    }
+
+    /// The affine and relu layers directly after layer `conv`, as a convolution epilogue, and the index
+    /// of the last layer it covers.
+    private func epilogueAfter(_ conv: Int) -> (ConvEpilogue, Int) {
+        var epilogue = ConvEpilogue.none, last = conv
+        if last + 1 < layers.count, case .affine(let g, let b) = layers[last + 1] {
+            epilogue = ConvEpilogue(scale: g, shift: b); last += 1
+        }
+        if last + 1 < layers.count, case .relu = layers[last + 1] {
+            epilogue.relu = true; last += 1
+        }
+        return (epilogue, last)
     }
 }
 

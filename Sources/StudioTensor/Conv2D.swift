@@ -23,10 +23,14 @@ public struct ConvWeights: Sendable {
     public let filters: Tensor
     public let bias: [Float]?
     public let window: Window2D
+    /// The filters in the vector kernel's layout (`PackedFilters`), packed once here; nil where this
+    /// CPU lacks that kernel, so `Kernels.conv2d` takes the im2col + SGEMM path.
+    public let packed: PackedFilters?
     public init(filters: Tensor, bias: [Float]?, window: Window2D) {
         precondition(filters.h == window.kh && filters.w == window.kw, "ConvWeights: kernel shape mismatch")
         precondition(bias == nil || bias!.count == filters.n, "ConvWeights: bias count mismatch")
         self.filters = filters; self.bias = bias; self.window = window
+        self.packed = PackedFilters.isAvailable ? PackedFilters(filters) : nil
     }
     public var outChannels: Int { filters.n }
     public var inChannels: Int { filters.c }
@@ -36,14 +40,23 @@ public enum Kernels {
     /// Limit on the im2col scratch buffer (floats); the output is produced in row blocks that fit.
     public static let im2colBudget = 8 << 20
 
-    /// 2-D cross-correlation (what dlib and every framework call convolution), via im2col + SGEMM.
+    /// 2-D cross-correlation (what dlib and every framework call convolution), then `epilogue`.
     ///
-    /// `out[k, y, x] = bias[k] + Σ_{c,i,j} W[k, c, i, j] · in[c, y·sy − py + i, x·sx − px + j]`,
-    /// with zeros outside the input. Works on every sample of `input`; the im2col matrix is built for
-    /// blocks of output rows so memory stays bounded on large images.
+    /// `out[k, y, x] = epilogue(bias[k] + Σ_{c,i,j} W[k, c, i, j] · in[c, y·sy − py + i, x·sx − px + j])`,
+    /// with zeros outside the input, for every sample of `input`. Runs the vector kernel
+    /// (`conv2dPacked`) where the weights carry packed filters, else im2col + SGEMM (`conv2dGEMM`).
     /// ### See Also
-    /// `Reference.conv2d`, the direct loop this is tested against.
-    public static func conv2d(_ input: Tensor, _ wts: ConvWeights) -> Tensor {
+    /// `Reference.conv2d`, the direct loop both are tested against.
+    public static func conv2d(_ input: Tensor, _ wts: ConvWeights, epilogue: ConvEpilogue = .none) -> Tensor {
+        if let packed = wts.packed { return conv2dPacked(input, wts, packed, epilogue: epilogue) }
+        var out = conv2dGEMM(input, wts)
+        epilogue.apply(&out)
+        return out
+    }
+
+    /// The convolution via im2col + SGEMM (no epilogue): the im2col matrix is built for blocks of
+    /// output rows so memory stays bounded on large images.
+    public static func conv2dGEMM(_ input: Tensor, _ wts: ConvWeights) -> Tensor {
         precondition(input.c == wts.inChannels, "conv2d: input has \(input.c) channels, filters expect \(wts.inChannels)")
         let win = wts.window
         let oh = win.outHeight(input.h), ow = win.outWidth(input.w)

@@ -23,9 +23,13 @@ final class KernelTests: XCTestCase {
             let bias = randomTensor(c: t.k, h: 1, w: 1, seed: UInt64(200 + i)).data
             let win = Window2D(kh: t.kh, kw: t.kw, strideY: t.s, strideX: t.s, padY: t.p, padX: t.p)
             let wts = ConvWeights(filters: f, bias: bias, window: win)
-            let fast = Kernels.conv2d(x, wts), ref = Reference.conv2d(x, wts)
-            XCTAssertEqual(fast.shape, ref.shape, "case \(i)")
-            XCTAssertLessThan(fast.maxAbsDifference(ref), 1e-4, "case \(i)")
+            let ref = Reference.conv2d(x, wts)
+            var paths = [("gemm", Kernels.conv2dGEMM(x, wts))]
+            if let packed = wts.packed { paths.append(("packed", Kernels.conv2dPacked(x, wts, packed))) }
+            for (name, fast) in paths {
+                XCTAssertEqual(fast.shape, ref.shape, "case \(i), \(name)")
+                XCTAssertLessThan(fast.maxAbsDifference(ref), 1e-4, "case \(i), \(name)")
+            }
         }
     }
 
