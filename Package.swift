@@ -90,7 +90,7 @@ let package = Package(
         .target(name: "StudioImage", dependencies: ["StudioKit", "CPNG", "CStudioCodecs"], swiftSettings: swiftSettings),
         .target(
             name: "StudioFace",
-            dependencies: ["StudioKit", "StudioTensor", "StudioImage", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["StudioKit", "StudioTensor", "StudioImage", "CStudioKernels", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .target(name: "StudioLocal", dependencies: ["StudioKit", "StudioTensor", "StudioImage", "StudioFace"], swiftSettings: swiftSettings),

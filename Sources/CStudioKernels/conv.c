@@ -178,11 +178,14 @@ static void micro_16x6(int kdim, const float *a, const int *offsets, const float
 
 // MARK: - Driver
 
+int studio_conv_channel_blocks(const studio_conv_shape *s) { return (s->k + MR - 1) / MR; }
+
 int studio_conv2d_packed(const studio_conv_shape *s, const float *padded, const float *packed,
-                         studio_conv_epilogue e, int group_begin, int group_end, float *out) {
+                         studio_conv_epilogue e, int group_begin, int group_end,
+                         int block_begin, int block_end, float *out) {
 #ifdef STUDIO_X86
     if (!studio_conv_fast_available()) return -1;
-    int kdim = s->c * s->kh * s->kw, blocks = (s->k + MR - 1) / MR, tiles = tile_count(s);
+    int kdim = s->c * s->kh * s->kw, tiles = tile_count(s);
     int *offsets = malloc((size_t)kdim * sizeof(int));
     if (!offsets) return -1;
     tap_offsets(s, offsets);
@@ -191,7 +194,7 @@ int studio_conv2d_packed(const studio_conv_shape *s, const float *padded, const 
         int t0 = g * TILES_PER_GROUP, t1 = t0 + TILES_PER_GROUP < tiles ? t0 + TILES_PER_GROUP : tiles;
         tile_place places[TILES_PER_GROUP];
         for (int t = t0; t < t1; t++) places[t - t0] = place_tile(s, t);
-        for (int b = 0; b < blocks; b++) {
+        for (int b = block_begin; b < block_end; b++) {
             const float *a = packed + (size_t)b * MR * kdim;
             for (int t = t0; t < t1; t++) {
                 const tile_place *p = &places[t - t0];
@@ -203,7 +206,8 @@ int studio_conv2d_packed(const studio_conv_shape *s, const float *padded, const 
     free(offsets);
     return 0;
 #else
-    (void)s; (void)padded; (void)packed; (void)e; (void)group_begin; (void)group_end; (void)out;
+    (void)s; (void)padded; (void)packed; (void)e; (void)group_begin; (void)group_end;
+    (void)block_begin; (void)block_end; (void)out;
     return -1;
 #endif
 }

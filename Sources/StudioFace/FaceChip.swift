@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CStudioKernels
 import StudioKit
 
 /// A least-squares similarity transform `p -> M p + t` (rotation, uniform scale, translation).
@@ -132,8 +133,24 @@ public enum FaceChip {
             ? DlibPyramid.View(width: box.isEmpty ? 0 : box.width, height: box.isEmpty ? 0 : box.height,
                                stride: image.width, originX: box.left, originY: box.top)
             : DlibPyramid.View(width: src.width, height: src.height, stride: src.width, originX: 0, originY: 0)
-        let rows = d.rows, cols = d.cols
-        let out = RGBImage(width: cols, height: rows, pixels: [UInt8](unsafeUninitializedCapacity: rows * cols * 3) { buf, n in
+        return sample(src, view, map, rows: d.rows, cols: d.cols)
+    }
+
+    /// The `rows` x `cols` chip whose pixel (x, y) is the bilinear sample of `view` at `map(x, y)`
+    /// (`studio_chip_sample`; `sampleReference` is the same in Swift).
+    static func sample(_ src: RGBImage, _ view: DlibPyramid.View, _ map: ChipAffine, rows: Int, cols: Int) -> RGBImage {
+        let v = studio_rgb_view(width: Int32(view.width), height: Int32(view.height), stride: Int32(view.stride),
+                                origin_x: Int32(view.originX), origin_y: Int32(view.originY))
+        let m = studio_chip_map(m00: map.m00, m01: map.m01, m10: map.m10, m11: map.m11, b0: map.b0, b1: map.b1)
+        return RGBImage(width: cols, height: rows, pixels: [UInt8](unsafeUninitializedCapacity: rows * cols * 3) { buf, n in
+            src.pixels.withUnsafeBufferPointer { studio_chip_sample($0.baseAddress, v, m, Int32(rows), Int32(cols), buf.baseAddress) }
+            n = rows * cols * 3
+        })
+    }
+
+    /// The reference of `sample`: dlib's per-pixel loop, in Swift.
+    static func sampleReference(_ src: RGBImage, _ view: DlibPyramid.View, _ map: ChipAffine, rows: Int, cols: Int) -> RGBImage {
+        RGBImage(width: cols, height: rows, pixels: [UInt8](unsafeUninitializedCapacity: rows * cols * 3) { buf, n in
             buf.initialize(repeating: 0)
             src.pixels.withUnsafeBufferPointer { sp in
                 for y in 0..<rows {
@@ -145,7 +162,6 @@ public enum FaceChip {
             }
             n = rows * cols * 3
         })
-        return out
     }
 
     static func rectDown2(_ d: ChipDetails) -> ChipDetails {

@@ -20,15 +20,16 @@ extension Kernels {
         }
     }
 
-    /// One channel of `maxPool`: each window's cells clipped to the input, visited row by row and
-    /// compared as `Swift.max` does (`v >= acc ? v : acc`), so results equal the reference's bit
-    /// for bit; a window with no cell inside gives 0. A whole output row is accumulated at once
-    /// (`acc[x]`), so neighbouring outputs' compare chains overlap instead of running one by one.
+    /// One channel of `maxPool`: for each output row, the window's input rows are first combined
+    /// column by column into `vmax` (a whole row at once, so it vectorises), then each output takes the
+    /// maximum of its columns of `vmax`; windows are clipped to the input and one with no cell inside
+    /// gives 0. Comparisons are `Swift.max`'s (`v >= acc ? v : acc`), so the values equal the
+    /// reference's; only which of +0 and −0 a tie keeps may differ, as the visiting order does.
     @inline(__always)
     static func maxPoolPlane(_ src: UnsafePointer<Float>, h: Int, w: Int, _ win: Window2D,
                              into dst: UnsafeMutablePointer<Float>, oh: Int, ow: Int) {
         withUnsafeTemporaryAllocation(of: (lo: Int, hi: Int).self, capacity: ow) { cols in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: ow) { acc in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: max(1, w)) { vmax in
             for x in 0..<ow {
                 let xStart = x * win.strideX - win.padX
                 cols[x] = (max(0, xStart), min(w, xStart + win.kw))
@@ -36,17 +37,20 @@ extension Kernels {
             for y in 0..<oh {
                 let yStart = y * win.strideY - win.padY
                 let yLo = max(0, yStart), yHi = min(h, yStart + win.kh)
-                for x in 0..<ow { acc[x] = -.infinity }
-                for yy in yLo..<max(yLo, yHi) {
-                    let row = src + yy * w
-                    for x in 0..<ow {
-                        var a = acc[x]
-                        for xx in cols[x].lo..<max(cols[x].lo, cols[x].hi) { let v = row[xx]; a = v >= a ? v : a }
-                        acc[x] = a
-                    }
-                }
                 let rowOut = dst + y * ow
-                for x in 0..<ow { rowOut[x] = yLo < yHi && cols[x].lo < cols[x].hi ? acc[x] : 0 }
+                if yLo >= yHi { rowOut.update(repeating: 0, count: ow); continue }
+                vmax.baseAddress!.update(from: src + yLo * w, count: w)
+                for yy in (yLo + 1)..<max(yLo + 1, yHi) {
+                    let row = src + yy * w
+                    for x in 0..<w { let v = row[x], a = vmax[x]; vmax[x] = v >= a ? v : a }
+                }
+                for x in 0..<ow {
+                    let (lo, hi) = cols[x]
+                    guard lo < hi else { rowOut[x] = 0; continue }
+                    var a = vmax[lo]
+                    for xx in (lo + 1)..<max(lo + 1, hi) { let v = vmax[xx]; a = v >= a ? v : a }
+                    rowOut[x] = a
+                }
             }
         }}
     }

@@ -47,13 +47,22 @@ final class PackedConvTests: XCTestCase {
     }
 
     func testThreadCountDoesNotChangeTheResult() throws {
-        let wts = try weights(c: 16, k: 32, kh: 3, kw: 3, window: .dlib(kh: 3, kw: 3, strideY: 1, strideX: 1), seed: 61)
-        let x = randomTensor(c: 16, h: 40, w: 33, seed: 62)
+        // Many position groups (split by groups) and a single group of 256 channels (split by blocks).
+        let shapes: [(c: Int, k: Int, h: Int, w: Int)] = [(16, 32, 40, 33), (64, 256, 4, 4)]
         let before = ComputeThreads.current
         defer { ComputeThreads.set(before) }
-        ComputeThreads.set(1)
-        let one = Kernels.conv2dPacked(x, wts, wts.packed!)
-        ComputeThreads.set(2)
-        XCTAssertEqual(Kernels.conv2dPacked(x, wts, wts.packed!).data, one.data)
+        // Batches of 1 (split inside the sample), 2 and 5 (whole samples per thread, 5 unevenly).
+        for (i, t) in shapes.enumerated() {
+            let wts = try weights(c: t.c, k: t.k, kh: 3, kw: 3, window: .dlib(kh: 3, kw: 3, strideY: 1, strideX: 1), seed: UInt64(61 + i))
+            for n in [1, 2, 5] {
+                let x = randomTensor(n: n, c: t.c, h: t.h, w: t.w, seed: UInt64(71 + i))
+                ComputeThreads.set(1)
+                let one = Kernels.conv2dPacked(x, wts, wts.packed!)
+                for threads in [2, 3] {
+                    ComputeThreads.set(threads)
+                    XCTAssertEqual(Kernels.conv2dPacked(x, wts, wts.packed!).data, one.data, "shape \(i), batch \(n), \(threads) threads")
+                }
+            }
+        }
     }
 }

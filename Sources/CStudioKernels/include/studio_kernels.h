@@ -44,16 +44,19 @@ typedef struct {
     int relu;
 } studio_conv_epilogue;
 
-/// Work items of a convolution (groups of output positions); `studio_conv2d_packed` computes a range.
+/// Work items of a convolution: groups of output positions, and blocks of 16 output channels.
 int studio_conv_tile_groups(const studio_conv_shape *s);
+int studio_conv_channel_blocks(const studio_conv_shape *s);
 
 /// `out[k][y][x] = epilogue(sum_{c,i,j} W[k][c][i][j] * in[c][y*sy - py + i][x*sx - px + j])`, zero
-/// outside the input, for the work items `group_begin ..< group_end` (disjoint ranges write disjoint
-/// outputs, so ranges may run on different threads). `packed` comes from studio_conv_pack_filters;
-/// `padded` is scratch of studio_conv_padded_count floats filled by studio_conv_pad_input, shared
-/// read-only by all ranges of one call. Returns 0, or -1 when this CPU lacks the instructions.
+/// outside the input, for the position groups `group_begin ..< group_end` and the channel blocks
+/// `block_begin ..< block_end` (disjoint ranges write disjoint outputs, so they may run on different
+/// threads). `packed` comes from studio_conv_pack_filters; `padded` is studio_conv_padded_count floats
+/// filled by studio_conv_pad_input, read-only here. Returns 0, or -1 when this CPU lacks the
+/// instructions or memory for the tap offsets ran out.
 int studio_conv2d_packed(const studio_conv_shape *s, const float *padded, const float *packed,
-                         studio_conv_epilogue e, int group_begin, int group_end, float *out);
+                         studio_conv_epilogue e, int group_begin, int group_end,
+                         int block_begin, int block_end, float *out);
 
 /// Floats of the zero-padded input copy `studio_conv2d_packed` reads (with slack past the end).
 size_t studio_conv_padded_count(const studio_conv_shape *s);
