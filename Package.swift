@@ -94,6 +94,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "StudioLocal", dependencies: ["StudioKit", "StudioTensor", "StudioImage", "StudioFace"], swiftSettings: swiftSettings),
+        // Latent diffusion from users' own weights (safetensors), natively.
+        .target(name: "StudioDiffusion", dependencies: ["StudioKit", "StudioTensor"], swiftSettings: swiftSettings),
         .target(
             name: "StudioStore",
             dependencies: ["StudioKit", "CSQLite", .product(name: "Crypto", package: "swift-crypto")],
@@ -152,6 +154,7 @@ let package = Package(
         // MARK: - Tests
         .testTarget(name: "StudioKitTests", dependencies: ["StudioKit"], swiftSettings: swiftSettings),
         .testTarget(name: "StudioTensorTests", dependencies: ["StudioTensor", "StudioKit"], swiftSettings: swiftSettings),
+        .testTarget(name: "StudioDiffusionTests", dependencies: ["StudioDiffusion", "StudioKit"], swiftSettings: swiftSettings),
         // Builders the tests share (PNG files byte by byte, CRC-32); only test targets depend on it.
         .target(name: "StudioTestSupport", path: "Tests/StudioTestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "StudioImageTests", dependencies: ["StudioImage", "StudioKit", "StudioTestSupport"], swiftSettings: swiftSettings),

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Regenerates the diffusion runtime's committed fixtures from the reference libraries.
+#
+#   tools/diffusion-oracle/make-fixtures.sh
+#
+# Sets up tools/diffusion-oracle/.venv (setup-venv.sh: PyTorch CPU, safetensors) and writes
+# Tests/Fixtures/diffusion/: reference.safetensors + reference.json (safetensors_fixtures.py).
+# Deterministic: fixed seeds; the same library versions give the same bytes.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+out="$repo/Tests/Fixtures/diffusion"
+python="$("$here/setup-venv.sh")"
+mkdir -p "$out"
+"$python" "$here/safetensors_fixtures.py" "$out"
+ls -l "$out"
