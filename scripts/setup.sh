@@ -94,6 +94,16 @@ WHEEL_PKG=wheel==0.45.1
 WHEEL_FILE=wheel-0.45.1-py3-none-any.whl
 WHEEL_SHA256=708e7481cc80179af0e556bbf0cc00b8444c7321e2700b8d8580231d13017248
 
+# CLIP's byte-pair merges (the tokenizer tests' vocabulary; Stable Diffusion 1.x's text encoder uses
+# this table): open_clip's copy of OpenAI's bpe_simple_vocab_16e6.txt.gz, MIT, in the PyPI wheel below.
+CLIP_PKG=open_clip_torch==3.3.0
+CLIP_WHEEL=open_clip_torch-3.3.0-py3-none-any.whl
+CLIP_WHEEL_SHA256=c549ad5ed6bfc119cc11105033c0a2b9d7a2a4afeb40a58a09aab3da1a0043ce
+CLIP_MEMBER=open_clip/bpe_simple_vocab_16e6.txt.gz
+CLIP_SHA256='
+67603cfda2e032ad77b5f8808af37789d590db664b26df8705d2bf8b3c553fc8  bpe_simple_vocab_16e6.txt
+'
+
 # Per-file SHA-256 of the installed test images (sha256sum format, relative to the set's folder).
 JOHNS_SHA256='
 0746dd3800035ee47842520e89da30d6890a89bcc737b510de42d307ce324f92  John_Salley/000179_02159509.jpg
@@ -467,6 +477,20 @@ fetch_facerec() {
     install_set face_recognition "$staged" "$FACEREC_SHA256"
 }
 
+fetch_clip() {
+    need_network "test data clip"
+    local w staged
+    w=$(tmpdir clip)
+    log "fetching $CLIP_PKG (for its CLIP merges file, $CLIP_MEMBER)"
+    retry pip_dl "$CLIP_PKG" -d "$w/wheel"
+    verify_download "$w/wheel/$CLIP_WHEEL" "$CLIP_WHEEL_SHA256"
+    python3 -m zipfile -e "$w/wheel/$CLIP_WHEEL" "$w/x"
+    staged="$TESTDATA_DIR/.clip.new.$$"; CLEANUP_PATHS+=("$staged")
+    mkdir -p "$staged"
+    gzip -dc "$w/x/$CLIP_MEMBER" >"$staged/bpe_simple_vocab_16e6.txt"
+    install_set clip "$staged" "$CLIP_SHA256"
+}
+
 step_testdata() {
     step_begin testdata
     mkdir -p "$TESTDATA_DIR"
@@ -476,6 +500,9 @@ step_testdata() {
         log "johns (dlib's example chips, ~209 MB source package) are for the tests and benchmarks: not needed by run mode"
     elif set_present johns "$JOHNS_SHA256"; then done_+=("johns"); n=$(( n + $(pin_count "$JOHNS_SHA256") )); sets="johns + $sets"
     else fetch_johns; fetched+=("johns"); fi
+    if [ "$MODE" = run ]; then :
+    elif set_present clip "$CLIP_SHA256"; then done_+=("clip"); n=$(( n + 1 )); sets="clip + $sets"
+    else fetch_clip; fetched+=("clip"); fi
     if set_present face_recognition "$FACEREC_SHA256"; then done_+=("face_recognition"); else fetch_facerec; fetched+=("face_recognition"); fi
     if [ "${#fetched[@]}" -eq 0 ]; then
         log "$sets present with pinned SHA-256 ($n files, no fetch)"

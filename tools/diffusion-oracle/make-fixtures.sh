@@ -4,7 +4,8 @@
 #   tools/diffusion-oracle/make-fixtures.sh
 #
 # Sets up tools/diffusion-oracle/.venv (setup-venv.sh: PyTorch CPU, safetensors) and writes
-# Tests/Fixtures/diffusion/: reference.safetensors + reference.json (safetensors_fixtures.py).
+# Tests/Fixtures/diffusion/: reference.safetensors + reference.json (safetensors_fixtures.py) and
+# clip-tokenizer.json (tokenizer_fixtures.py; needs $STUDIO_HOME/testdata/clip from scripts/setup.sh test).
 # Deterministic: fixed seeds; the same library versions give the same bytes.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -13,4 +14,6 @@ out="$repo/Tests/Fixtures/diffusion"
 python="$("$here/setup-venv.sh")"
 mkdir -p "$out"
 "$python" "$here/safetensors_fixtures.py" "$out"
-ls -l "$out"
+"$python" "$here/tokenizer_fixtures.py" "$out"
+
+chmod 644 "$out"/*
