@@ -59,3 +59,16 @@ public enum Reference {
         return out
     }
 }
+
+extension Reference {
+    /// `nn.Linear` as the plain loop (double accumulation): `y[r, o] = b[o] + Σ_i x[r, i] · W[o, i]`.
+    public static func linear(_ x: Matrix, weight: [Float], bias: [Float]?, outFeatures: Int) -> Matrix {
+        var y = Matrix(rows: x.rows, cols: outFeatures)
+        for r in 0..<x.rows { for o in 0..<outFeatures {
+            var acc = Double(bias?[o] ?? 0)
+            for i in 0..<x.cols { acc += Double(x.data[r * x.cols + i]) * Double(weight[o * x.cols + i]) }
+            y.data[r * outFeatures + o] = Float(acc)
+        }}
+        return y
+    }
+}
