@@ -63,15 +63,14 @@ public struct CLIPTextEncoder: Sendable {
             throw .badConfig("config.json", "hidden_size \(c.hiddenSize) is not a positive multiple of num_attention_heads \(c.heads)")
         }
         let h = c.hiddenSize
-        func t(_ name: String, _ shape: [Int]) throws(DiffusionModelError) -> [Float] {
-            do { return try w.floats(prefix + name, shape: shape) } catch { throw .weights(error) }
-        }
-        func norm(_ name: String) throws(DiffusionModelError) -> Norm { Norm(gamma: try t(name + ".weight", [h]), beta: try t(name + ".bias", [h])) }
+        let r = WeightReader(file: w, prefix: prefix)
+        func norm(_ name: String) throws(DiffusionModelError) -> Norm { let n = try r.norm(name, h); return Norm(gamma: n.gamma, beta: n.beta) }
         func linear(_ name: String, _ o: Int, _ i: Int) throws(DiffusionModelError) -> Linear {
-            Linear(weight: try t(name + ".weight", [o, i]), bias: try t(name + ".bias", [o]), outFeatures: o)
+            let l = try r.linear(name, out: o, in: i)
+            return Linear(weight: l.weight, bias: l.bias, outFeatures: o)
         }
-        tokenEmbedding = Matrix(rows: c.vocabSize, cols: h, data: try t("embeddings.token_embedding.weight", [c.vocabSize, h]))
-        positionEmbedding = Matrix(rows: c.maxPositions, cols: h, data: try t("embeddings.position_embedding.weight", [c.maxPositions, h]))
+        tokenEmbedding = Matrix(rows: c.vocabSize, cols: h, data: try r.floats("embeddings.token_embedding.weight", [c.vocabSize, h]))
+        positionEmbedding = Matrix(rows: c.maxPositions, cols: h, data: try r.floats("embeddings.position_embedding.weight", [c.maxPositions, h]))
         var layers: [Layer] = []
         for i in 0..<c.layers {
             let p = "encoder.layers.\(i)."

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates tools/diffusion-oracle/.venv with the reference libraries the diffusion fixtures come from:
-# PyTorch (CPU), safetensors, and the versions below. Oracles only: nothing at run time uses them.
+# PyTorch (CPU), safetensors, transformers, ftfy, diffusers, at the versions below. Oracles only: nothing at run time uses them.
 #
 #   tools/diffusion-oracle/setup-venv.sh        # idempotent; prints the venv's python
 #
@@ -14,6 +14,7 @@ NUMPY_VERSION="2.2.6"
 TRANSFORMERS_VERSION="4.57.3"
 FTFY_VERSION="6.3.1"
 REGEX_VERSION="2026.12.2"
+DIFFUSERS_VERSION="0.36.0"
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
@@ -24,7 +25,7 @@ pip_install() {
     done
     return 1
 }
-"$venv/bin/python" -c "import torch, safetensors, numpy, transformers, ftfy" 2>/dev/null || \
+"$venv/bin/python" -c "import torch, safetensors, numpy, transformers, ftfy, diffusers" 2>/dev/null || \
     pip_install "torch==$TORCH_VERSION" "safetensors==$SAFETENSORS_VERSION" "numpy==$NUMPY_VERSION" \
-        "transformers==$TRANSFORMERS_VERSION" "ftfy==$FTFY_VERSION" "regex==$REGEX_VERSION"
+        "transformers==$TRANSFORMERS_VERSION" "ftfy==$FTFY_VERSION" "regex==$REGEX_VERSION" "diffusers==$DIFFUSERS_VERSION"
 echo "$venv/bin/python"
