@@ -126,22 +126,9 @@ public struct CLIPTextEncoder: Sendable {
         return y
     }
 
-    /// Causal multi-head self-attention (each token sees itself and those before it), heads concatenated.
+    /// Causal multi-head self-attention (each token sees itself and those before it).
     private func attention(_ layer: Layer, _ x: Matrix) -> Matrix {
-        let heads = config.heads, d = config.hiddenSize / heads
-        let q = apply(layer.q, x), k = apply(layer.k, x), v = apply(layer.v, x)
-        let scale = 1 / Float(d).squareRoot()
-        var out = Matrix(rows: x.rows, cols: config.hiddenSize)
-        for head in 0..<heads {
-            var scores = Kernels.matmulTransposed(q.columns(head * d, d), k.columns(head * d, d))
-            for r in 0..<scores.rows {
-                for c in 0..<scores.cols { scores.data[r * scores.cols + c] = c > r ? -.infinity : scores.data[r * scores.cols + c] * scale }
-            }
-            Kernels.softmaxRowsInPlace(&scores)
-            let context = Kernels.matmul(scores, v.columns(head * d, d))
-            for r in 0..<x.rows { for c in 0..<d { out.data[r * config.hiddenSize + head * d + c] = context.data[r * d + c] } }
-        }
-        return out
+        Kernels.attention(apply(layer.q, x), apply(layer.k, x), apply(layer.v, x), heads: config.heads, causal: true)
     }
 }
 

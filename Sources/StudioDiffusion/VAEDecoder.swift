@@ -58,23 +58,23 @@ public struct VAEDecoder: Sendable {
         let d = w.scoped("decoder.")
         postQuant = (c.usePostQuantConv ?? true) ? try w.conv("post_quant_conv", out: c.latentChannels, in: c.latentChannels, kernel: 1) : nil
         convIn = try d.conv("conv_in", out: top, in: c.latentChannels, kernel: 3)
-        mid = (try ResnetBlock(d.scoped("mid_block.resnets.0."), in: top, out: top, groups: g),
+        mid = (try ResnetBlock(d.scoped("mid_block.resnets.0."), in: top, out: top, groups: g, eps: Self.eps),
                (c.midBlockAttention ?? true) ? try SpatialAttention(d.scoped("mid_block.attentions.0."), channels: top, groups: g) : nil,
-               try ResnetBlock(d.scoped("mid_block.resnets.1."), in: top, out: top, groups: g))
+               try ResnetBlock(d.scoped("mid_block.resnets.1."), in: top, out: top, groups: g, eps: Self.eps))
         var blocks: [(resnets: [ResnetBlock], upsample: ConvWeights?)] = []
         var channels = top
         for (i, out) in c.blockOutChannels.reversed().enumerated() {
             let b = d.scoped("up_blocks.\(i).")
             var resnets: [ResnetBlock] = []
             for j in 0...c.layersPerBlock {
-                resnets.append(try ResnetBlock(b.scoped("resnets.\(j)."), in: j == 0 ? channels : out, out: out, groups: g))
+                resnets.append(try ResnetBlock(b.scoped("resnets.\(j)."), in: j == 0 ? channels : out, out: out, groups: g, eps: Self.eps))
             }
             let last = i == c.blockOutChannels.count - 1
             blocks.append((resnets, last ? nil : try b.conv("upsamplers.0.conv", out: out, in: out, kernel: 3)))
             channels = out
         }
         upBlocks = blocks
-        normOut = try GroupNormWeights(d, "conv_norm_out", channels: bottom, groups: g)
+        normOut = try GroupNormWeights(d, "conv_norm_out", channels: bottom, groups: g, eps: Self.eps)
         convOut = try d.conv("conv_out", out: c.outChannels, in: bottom, kernel: 3)
         config = c
     }
@@ -86,49 +86,16 @@ public struct VAEDecoder: Sendable {
         }
         var x = postQuant.map { Kernels.conv2d(latents, $0) } ?? latents
         x = Kernels.conv2d(x, convIn)
-        x = mid.first.forward(x)
+        x = mid.first.forward(x, time: nil)
         if let a = mid.attention { x = a.forward(x) }
-        x = mid.second.forward(x)
+        x = mid.second.forward(x, time: nil)
         for block in upBlocks {
-            for r in block.resnets { x = r.forward(x) }
+            for r in block.resnets { x = r.forward(x, time: nil) }
             if let up = block.upsample { x = Kernels.conv2d(Kernels.upsampleNearest2x(x), up) }
         }
         x = normOut.apply(x)
         Kernels.siluInPlace(&x)
         return Kernels.conv2d(x, convOut)
-    }
-}
-
-struct GroupNormWeights: Sendable {
-    let gamma: [Float], beta: [Float], groups: Int
-    init(_ w: WeightReader, _ name: String, channels: Int, groups: Int) throws(DiffusionModelError) {
-        (gamma, beta) = try w.norm(name, channels)
-        self.groups = groups
-    }
-    func apply(_ x: Tensor) -> Tensor { Kernels.groupNorm(x, groups: groups, gamma: gamma, beta: beta, eps: VAEDecoder.eps) }
-}
-
-/// diffusers' `ResnetBlock2D` without a time embedding: `x' + conv2(silu(norm2(conv1(silu(norm1(x))))))`,
-/// `x'` through a 1x1 `conv_shortcut` when the channel count changes.
-struct ResnetBlock: Sendable {
-    let norm1: GroupNormWeights, conv1: ConvWeights, norm2: GroupNormWeights, conv2: ConvWeights, shortcut: ConvWeights?
-
-    init(_ w: WeightReader, in inputs: Int, out: Int, groups: Int) throws(DiffusionModelError) {
-        norm1 = try GroupNormWeights(w, "norm1", channels: inputs, groups: groups)
-        conv1 = try w.conv("conv1", out: out, in: inputs, kernel: 3)
-        norm2 = try GroupNormWeights(w, "norm2", channels: out, groups: groups)
-        conv2 = try w.conv("conv2", out: out, in: out, kernel: 3)
-        shortcut = inputs == out ? nil : try w.conv("conv_shortcut", out: out, in: inputs, kernel: 1)
-    }
-
-    func forward(_ x: Tensor) -> Tensor {
-        var h = norm1.apply(x)
-        Kernels.siluInPlace(&h)
-        h = norm2.apply(Kernels.conv2d(h, conv1))
-        Kernels.siluInPlace(&h)
-        h = Kernels.conv2d(h, conv2)
-        Kernels.addInPlace(&h, shortcut.map { Kernels.conv2d(x, $0) } ?? x)
-        return h
     }
 }
 
@@ -141,26 +108,18 @@ struct SpatialAttention: Sendable {
     let channels: Int
 
     init(_ w: WeightReader, channels c: Int, groups: Int) throws(DiffusionModelError) {
-        norm = try GroupNormWeights(w, "group_norm", channels: c, groups: groups)
+        norm = try GroupNormWeights(w, "group_norm", channels: c, groups: groups, eps: VAEDecoder.eps)
         q = try w.linear("to_q", out: c, in: c); k = try w.linear("to_k", out: c, in: c); v = try w.linear("to_v", out: c, in: c)
         out = try w.linear("to_out.0", out: c, in: c)
         channels = c
     }
 
     func forward(_ x: Tensor) -> Tensor {
-        let c = channels, pixels = x.h * x.w
-        let n = norm.apply(x)
-        // [C, HW] planes to [HW, C] token rows.
-        var tokens = Matrix(rows: pixels, cols: c)
-        for ch in 0..<c { for p in 0..<pixels { tokens.data[p * c + ch] = n.data[ch * pixels + p] } }
-        func project(_ l: (weight: [Float], bias: [Float]), _ m: Matrix) -> Matrix { Kernels.linear(m, weight: l.weight, bias: l.bias, outFeatures: c) }
-        var scores = Kernels.matmulTransposed(project(q, tokens), project(k, tokens))
-        let scale = 1 / Float(c).squareRoot()
-        for i in scores.data.indices { scores.data[i] *= scale }
-        Kernels.softmaxRowsInPlace(&scores)
-        let attended = project(out, Kernels.matmul(scores, project(v, tokens)))
+        let tokens = Kernels.tokens(norm.apply(x))
+        func project(_ l: (weight: [Float], bias: [Float]), _ m: Matrix) -> Matrix { Kernels.linear(m, weight: l.weight, bias: l.bias, outFeatures: channels) }
+        let attended = project(out, Kernels.attention(project(q, tokens), project(k, tokens), project(v, tokens), heads: 1))
         var y = x
-        for ch in 0..<c { for p in 0..<pixels { y.data[ch * pixels + p] += attended.data[p * c + ch] } }
+        Kernels.addInPlace(&y, Kernels.planes(attended, h: x.h, w: x.w))
         return y
     }
 }

@@ -53,11 +53,14 @@ extension Kernels {
         case gelu
         /// `0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))`.
         case geluTanh = "gelu_new"
+        /// `x · sigmoid(x)` (swish).
+        case silu
     }
 
     public static func activateInPlace(_ x: inout Matrix, _ f: Activation) {
         switch f {
         case .quickGELU: for i in x.data.indices { let v = x.data[i]; x.data[i] = v / (1 + expf(-1.702 * v)) }
+        case .silu: for i in x.data.indices { let v = x.data[i]; x.data[i] = v / (1 + expf(-v)) }
         case .gelu: for i in x.data.indices { let v = x.data[i]; x.data[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
         case .geluTanh:
             for i in x.data.indices {
