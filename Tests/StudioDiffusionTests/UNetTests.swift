@@ -36,12 +36,12 @@ final class UNetTests: XCTestCase {
         try config.replacingOccurrences(of: "\"addition_embed_type\": null", with: "\"addition_embed_type\": \"text_time\"")
             .write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try UNet(folder: dir)) { XCTAssertTrue("\($0)".contains("unsupported UNet layout: addition_embed_type text_time"), "\($0)") }
-        try config.replacingOccurrences(of: "\"cross_attention_dim\": 24", with: "\"cross_attention_dim\": 768")
+        try config.replacingOccurrences(of: "\"cross_attention_dim\": 32", with: "\"cross_attention_dim\": 768")
             .write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
-        XCTAssertThrowsError(try UNet(folder: dir)) { XCTAssertTrue("\($0)".contains("has shape [32, 24], expected [32, 768]"), "\($0)") }
+        XCTAssertThrowsError(try UNet(folder: dir)) { XCTAssertTrue("\($0)".contains("has shape [32, 32], expected [32, 768]"), "\($0)") }
 
         let unet = try UNet(folder: Self.fixtures + "/tiny-unet")
-        let text = Matrix(rows: 7, cols: 24)
+        let text = Matrix(rows: 7, cols: 32)
         XCTAssertThrowsError(try unet.predictNoise(Tensor(c: 4, h: 7, w: 8), timestep: 1, context: text)) { XCTAssertTrue("\($0)".contains("divisible by 2")) }
         XCTAssertThrowsError(try unet.predictNoise(Tensor(c: 4, h: 8, w: 8), timestep: 1, context: Matrix(rows: 7, cols: 23)))
     }

@@ -8,7 +8,7 @@
 # clip-tokenizer.json (tokenizer_fixtures.py; needs $STUDIO_HOME/testdata/clip from scripts/setup.sh test),
 # tiny-text-encoder/ + text-encoder.json (text_encoder_fixtures.py), tiny-vae/ + vae-decode.json
 # (vae_fixtures.py; only the decoder and post_quant_conv weights are kept), tiny-unet/ + unet-step.json
-# (unet_fixtures.py).
+# (unet_fixtures.py), pipeline-ddim.json (pipeline_fixtures.py: the three parts in diffusers' pipeline).
 # Deterministic: fixed seeds; the same library versions give the same bytes.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,6 +21,7 @@ mkdir -p "$out"
 "$python" "$here/text_encoder_fixtures.py" "$out"
 "$python" "$here/vae_fixtures.py" "$out"
 "$python" "$here/unet_fixtures.py" "$out"
+"$python" "$here/pipeline_fixtures.py" "$out"
 
 find "$out" -type d -exec chmod 755 {} +
 find "$out" -type f -exec chmod 644 {} +

@@ -11,7 +11,7 @@ import json
 import sys
 
 import torch
-from safetensors.torch import save_file
+from oracle_io import save_stable
 
 REGENERATE = "tools/diffusion-oracle/make-fixtures.sh"
 
@@ -37,7 +37,7 @@ def main(out_dir):
         "f32.empty": torch.zeros(0, 5),
         "f64.values": torch.tensor([0.1, 1e-50, 3.0], dtype=torch.float64),
     }
-    save_file(tensors, f"{out_dir}/reference.safetensors",
+    save_stable(tensors, f"{out_dir}/reference.safetensors",
               metadata={"regenerate": REGENERATE, "format": "pt"})
     expected = {"regenerate": REGENERATE, "torch": torch.__version__, "tensors": {}}
     for name, t in tensors.items():

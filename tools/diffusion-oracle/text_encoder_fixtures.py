@@ -11,7 +11,7 @@ import json
 import sys
 
 import torch
-from safetensors.torch import save_file
+from oracle_io import save_stable
 from transformers import CLIPTextConfig, CLIPTextModel
 
 REGENERATE = "tools/diffusion-oracle/make-fixtures.sh"
@@ -33,7 +33,7 @@ def main(out_dir):
     os.makedirs(folder, exist_ok=True)
     model.config.to_json_file(f"{folder}/config.json")
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    save_file(state, f"{folder}/model.safetensors", metadata={"regenerate": REGENERATE, "format": "pt"})
+    save_stable(state, f"{folder}/model.safetensors", metadata={"regenerate": REGENERATE, "format": "pt"})
 
     g = torch.Generator().manual_seed(5)
     sequences = [

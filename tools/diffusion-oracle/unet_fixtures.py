@@ -6,7 +6,8 @@ weights, and one denoising step's output.
     tools/diffusion-oracle/make-fixtures.sh        # runs this in the oracle venv
 
 Writes Tests/Fixtures/diffusion/tiny-unet/{config.json,diffusion_pytorch_model.safetensors} and
-unet-step.json: latents 1x4x8x8, timestep 999 and 3, text states 1x7x24, and the predicted noise.
+unet-step.json: latents 1x4x8x8, timestep 999 and 3, text states 1x7x32 (the tiny text encoder's width),
+and the predicted noise.
 """
 import json
 import os
@@ -14,7 +15,7 @@ import sys
 
 import torch
 from diffusers import UNet2DConditionModel
-from safetensors.torch import save_file
+from oracle_io import save_stable
 
 REGENERATE = "tools/diffusion-oracle/make-fixtures.sh"
 
@@ -24,7 +25,7 @@ def main(out_dir):
     unet = UNet2DConditionModel(
         sample_size=8, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(16, 32),
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=24, attention_head_dim=4, norm_num_groups=8).eval()
+        cross_attention_dim=32, attention_head_dim=4, norm_num_groups=8).eval()
     with torch.no_grad():
         for p in unet.parameters():
             fan_in = p[0].numel() if p.dim() > 1 else 1
@@ -33,11 +34,11 @@ def main(out_dir):
     folder = f"{out_dir}/tiny-unet"
     os.makedirs(folder, exist_ok=True)
     unet.save_config(folder)
-    save_file({k: v.half().contiguous() for k, v in unet.state_dict().items()}, f"{folder}/diffusion_pytorch_model.safetensors",
+    save_stable({k: v.half().contiguous() for k, v in unet.state_dict().items()}, f"{folder}/diffusion_pytorch_model.safetensors",
               metadata={"regenerate": REGENERATE, "format": "pt"})
     g = torch.Generator().manual_seed(4)
     latents = torch.randn(1, 4, 8, 8, generator=g)
-    text = torch.randn(1, 7, 24, generator=g)
+    text = torch.randn(1, 7, 32, generator=g)
     cases = []
     with torch.no_grad():
         for t in [999, 3]:

@@ -13,7 +13,7 @@ import sys
 
 import torch
 from diffusers import AutoencoderKL
-from safetensors.torch import save_file
+from oracle_io import save_stable
 
 REGENERATE = "tools/diffusion-oracle/make-fixtures.sh"
 
@@ -34,7 +34,7 @@ def main(out_dir):
     os.makedirs(folder, exist_ok=True)
     vae.save_config(folder)
     state = {k: v.half().contiguous() for k, v in vae.state_dict().items() if k.startswith(("decoder.", "post_quant_conv."))}
-    save_file(state, f"{folder}/diffusion_pytorch_model.safetensors", metadata={"regenerate": REGENERATE, "format": "pt"})
+    save_stable(state, f"{folder}/diffusion_pytorch_model.safetensors", metadata={"regenerate": REGENERATE, "format": "pt"})
     latent = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         image = vae.decode(latent).sample
