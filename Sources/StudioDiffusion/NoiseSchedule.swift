@@ -1,0 +1,72 @@
+import Foundation
+
+/// The training noise schedule a diffusers scheduler config describes (`scheduler/scheduler_config.json`):
+/// betas, and the cumulative products of `1 - beta` the samplers step with.
+public struct NoiseSchedule: Sendable, Equatable, Decodable {
+    public var trainTimesteps: Int
+    public var betaStart: Double
+    public var betaEnd: Double
+    public var betaSchedule: String
+    public var stepsOffset: Int
+    public var setAlphaToOne: Bool
+    public var predictionType: String
+    public var timestepSpacing: String
+    public var clipSample: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case trainTimesteps = "num_train_timesteps", betaStart = "beta_start", betaEnd = "beta_end", betaSchedule = "beta_schedule"
+        case stepsOffset = "steps_offset", setAlphaToOne = "set_alpha_to_one", predictionType = "prediction_type"
+        case timestepSpacing = "timestep_spacing", clipSample = "clip_sample"
+    }
+
+    /// Stable Diffusion 1.x's schedule.
+    public static let stableDiffusion = NoiseSchedule(trainTimesteps: 1000, betaStart: 0.00085, betaEnd: 0.012, betaSchedule: "scaled_linear",
+                                                      stepsOffset: 1, setAlphaToOne: false, predictionType: "epsilon",
+                                                      timestepSpacing: "leading", clipSample: false)
+
+    public init(trainTimesteps: Int, betaStart: Double, betaEnd: Double, betaSchedule: String, stepsOffset: Int,
+                setAlphaToOne: Bool, predictionType: String, timestepSpacing: String, clipSample: Bool) {
+        self.trainTimesteps = trainTimesteps; self.betaStart = betaStart; self.betaEnd = betaEnd; self.betaSchedule = betaSchedule
+        self.stepsOffset = stepsOffset; self.setAlphaToOne = setAlphaToOne; self.predictionType = predictionType
+        self.timestepSpacing = timestepSpacing; self.clipSample = clipSample
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = Self.stableDiffusion
+        self.init(trainTimesteps: try c.decodeIfPresent(Int.self, forKey: .trainTimesteps) ?? d.trainTimesteps,
+                  betaStart: try c.decodeIfPresent(Double.self, forKey: .betaStart) ?? d.betaStart,
+                  betaEnd: try c.decodeIfPresent(Double.self, forKey: .betaEnd) ?? d.betaEnd,
+                  betaSchedule: try c.decodeIfPresent(String.self, forKey: .betaSchedule) ?? d.betaSchedule,
+                  stepsOffset: try c.decodeIfPresent(Int.self, forKey: .stepsOffset) ?? 0,
+                  setAlphaToOne: try c.decodeIfPresent(Bool.self, forKey: .setAlphaToOne) ?? true,
+                  predictionType: try c.decodeIfPresent(String.self, forKey: .predictionType) ?? "epsilon",
+                  timestepSpacing: try c.decodeIfPresent(String.self, forKey: .timestepSpacing) ?? "leading",
+                  clipSample: try c.decodeIfPresent(Bool.self, forKey: .clipSample) ?? false)
+    }
+
+    /// Why the runtime cannot use this schedule, or nil.
+    public var unsupported: String? {
+        if trainTimesteps < 2 { return "num_train_timesteps \(trainTimesteps)" }
+        if betaSchedule != "linear" && betaSchedule != "scaled_linear" { return "beta_schedule \(betaSchedule)" }
+        if predictionType != "epsilon" && predictionType != "v_prediction" { return "prediction_type \(predictionType)" }
+        if !["leading", "trailing", "linspace"].contains(timestepSpacing) { return "timestep_spacing \(timestepSpacing)" }
+        if clipSample { return "clip_sample (Stable Diffusion checkpoints do not clip)" }
+        return nil
+    }
+
+    /// `alphas_cumprod`: Π (1 - beta) up to each training timestep (betas as torch computes them in float32).
+    public var alphasCumprod: [Double] {
+        let n = trainTimesteps
+        let betas: [Float] = (0..<n).map { i in
+            let f = Double(i) / Double(n - 1)
+            if betaSchedule == "scaled_linear" {
+                let s = Float(betaStart.squareRoot() + f * (betaEnd.squareRoot() - betaStart.squareRoot()))
+                return s * s
+            }
+            return Float(betaStart + f * (betaEnd - betaStart))
+        }
+        var product: Float = 1
+        return betas.map { product *= (1 - $0); return Double(product) }
+    }
+}
