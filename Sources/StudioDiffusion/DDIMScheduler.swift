@@ -1,20 +1,36 @@
+import StudioKit
 import StudioTensor
 
-/// One denoising step rule over a timestep sequence. `step` turns the model's output at `timestep` and
-/// the current sample into the next sample.
+/// One denoising step rule over a timestep sequence: `step` turns the model's output at step `index`
+/// and the current sample into the next sample.
 public protocol DiffusionScheduler: Sendable {
-    /// The timesteps to run, first to last.
-    var timesteps: [Int] { get }
-    /// The scale of the initial noise (1 for DDIM; the largest sigma for the Euler family).
+    /// The timesteps the model is evaluated at, first to last (fractional for the Euler family).
+    var timesteps: [Float] { get }
+    /// The scale of the initial noise (1 for DDIM; about the largest sigma for the Euler family).
     var initNoiseSigma: Float { get }
-    func scaleModelInput(_ sample: Tensor, timestep: Int) -> Tensor
-    mutating func step(_ modelOutput: Tensor, timestep: Int, sample: Tensor) -> Tensor
+    func scaleModelInput(_ sample: Tensor, index: Int) -> Tensor
+    mutating func step(_ modelOutput: Tensor, index: Int, sample: Tensor) -> Tensor
+}
+
+/// Where a stochastic sampler's fresh noise comes from (`next(like:)`: unit-variance values of that shape).
+public protocol NoiseSource: Sendable {
+    mutating func next(like shape: Tensor) -> Tensor
+}
+
+/// Standard-normal noise from a seed (`SplitMix64.standardNormals`): the same seed, the same draws.
+public struct SeededNoise: NoiseSource {
+    private var generator: SplitMix64
+    public init(seed: UInt64) { generator = SplitMix64(seed: seed) }
+    public mutating func next(like shape: Tensor) -> Tensor {
+        Tensor(n: shape.n, c: shape.c, h: shape.h, w: shape.w, data: generator.standardNormals(shape.count))
+    }
 }
 
 /// diffusers' `DDIMScheduler`, deterministic (eta 0): `x_prev = √ᾱ_prev · x̂0 + √(1 - ᾱ_prev) · ε̂`.
 public struct DDIMScheduler: DiffusionScheduler {
     public let schedule: NoiseSchedule
-    public let timesteps: [Int]
+    public let steps: [Int]
+    public var timesteps: [Float] { steps.map(Float.init) }
     public var initNoiseSigma: Float { 1 }
     private let alphasCumprod: [Double]
     private let stepsCount: Int
@@ -27,13 +43,13 @@ public struct DDIMScheduler: DiffusionScheduler {
         self.schedule = schedule
         stepsCount = steps
         alphasCumprod = schedule.alphasCumprod
-        timesteps = Self.spacing(schedule, steps)
+        self.steps = Self.spacing(schedule, steps)
     }
 
     /// diffusers' `set_timesteps` for DDIM.
     static func spacing(_ s: NoiseSchedule, _ steps: Int) -> [Int] {
         let n = s.trainTimesteps
-        switch s.timestepSpacing {
+        switch s.timestepSpacing ?? "leading" {
         case "linspace":
             return (0..<steps).map { i in Int((Double(n - 1) * Double(i) / Double(max(steps - 1, 1))).rounded(.toNearestOrEven)) }.reversed()
         case "trailing":
@@ -45,9 +61,10 @@ public struct DDIMScheduler: DiffusionScheduler {
         }
     }
 
-    public func scaleModelInput(_ sample: Tensor, timestep: Int) -> Tensor { sample }
+    public func scaleModelInput(_ sample: Tensor, index: Int) -> Tensor { sample }
 
-    public mutating func step(_ modelOutput: Tensor, timestep t: Int, sample x: Tensor) -> Tensor {
+    public mutating func step(_ modelOutput: Tensor, index: Int, sample x: Tensor) -> Tensor {
+        let t = steps[index]
         let previous = t - schedule.trainTimesteps / stepsCount
         let a = alphasCumprod[min(max(t, 0), alphasCumprod.count - 1)]
         let aPrev = previous >= 0 ? alphasCumprod[previous] : (schedule.setAlphaToOne ? 1 : alphasCumprod[0])

@@ -10,7 +10,8 @@ public struct NoiseSchedule: Sendable, Equatable, Decodable {
     public var stepsOffset: Int
     public var setAlphaToOne: Bool
     public var predictionType: String
-    public var timestepSpacing: String
+    /// nil: the scheduler's own default (DDIM "leading", the Euler family "linspace").
+    public var timestepSpacing: String?
     public var clipSample: Bool
 
     enum CodingKeys: String, CodingKey {
@@ -25,7 +26,7 @@ public struct NoiseSchedule: Sendable, Equatable, Decodable {
                                                       timestepSpacing: "leading", clipSample: false)
 
     public init(trainTimesteps: Int, betaStart: Double, betaEnd: Double, betaSchedule: String, stepsOffset: Int,
-                setAlphaToOne: Bool, predictionType: String, timestepSpacing: String, clipSample: Bool) {
+                setAlphaToOne: Bool, predictionType: String, timestepSpacing: String?, clipSample: Bool) {
         self.trainTimesteps = trainTimesteps; self.betaStart = betaStart; self.betaEnd = betaEnd; self.betaSchedule = betaSchedule
         self.stepsOffset = stepsOffset; self.setAlphaToOne = setAlphaToOne; self.predictionType = predictionType
         self.timestepSpacing = timestepSpacing; self.clipSample = clipSample
@@ -41,7 +42,7 @@ public struct NoiseSchedule: Sendable, Equatable, Decodable {
                   stepsOffset: try c.decodeIfPresent(Int.self, forKey: .stepsOffset) ?? 0,
                   setAlphaToOne: try c.decodeIfPresent(Bool.self, forKey: .setAlphaToOne) ?? true,
                   predictionType: try c.decodeIfPresent(String.self, forKey: .predictionType) ?? "epsilon",
-                  timestepSpacing: try c.decodeIfPresent(String.self, forKey: .timestepSpacing) ?? "leading",
+                  timestepSpacing: try c.decodeIfPresent(String.self, forKey: .timestepSpacing),
                   clipSample: try c.decodeIfPresent(Bool.self, forKey: .clipSample) ?? false)
     }
 
@@ -50,7 +51,7 @@ public struct NoiseSchedule: Sendable, Equatable, Decodable {
         if trainTimesteps < 2 { return "num_train_timesteps \(trainTimesteps)" }
         if betaSchedule != "linear" && betaSchedule != "scaled_linear" { return "beta_schedule \(betaSchedule)" }
         if predictionType != "epsilon" && predictionType != "v_prediction" { return "prediction_type \(predictionType)" }
-        if !["leading", "trailing", "linspace"].contains(timestepSpacing) { return "timestep_spacing \(timestepSpacing)" }
+        if let t = timestepSpacing, !["leading", "trailing", "linspace"].contains(t) { return "timestep_spacing \(t)" }
         if clipSample { return "clip_sample (Stable Diffusion checkpoints do not clip)" }
         return nil
     }

@@ -17,16 +17,16 @@ public struct Sampler: Sendable {
         for i in latents.data.indices { latents.data[i] *= scheduler.initNoiseSigma }
         let guided = negative != nil && guidance != 1
         for (i, t) in scheduler.timesteps.enumerated() {
-            let input = scheduler.scaleModelInput(latents, timestep: t)
-            var prediction = try unet.predictNoise(input, timestep: Float(t), context: prompt)
+            let input = scheduler.scaleModelInput(latents, index: i)
+            var prediction = try unet.predictNoise(input, timestep: t, context: prompt)
             if guided, let negative {
-                let unconditional = try unet.predictNoise(input, timestep: Float(t), context: negative)
+                let unconditional = try unet.predictNoise(input, timestep: t, context: negative)
                 for k in prediction.data.indices {
                     let u = unconditional.data[k]
                     prediction.data[k] = u + guidance * (prediction.data[k] - u)
                 }
             }
-            latents = scheduler.step(prediction, timestep: t, sample: latents)
+            latents = scheduler.step(prediction, index: i, sample: latents)
             progress(i + 1, scheduler.timesteps.count)
         }
         return latents

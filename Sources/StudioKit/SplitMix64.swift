@@ -13,3 +13,30 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 }
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension SplitMix64 {
+    /// `count` standard-normal values: for each pair, `u1 = ((next() >> 11) + 1) · 2⁻⁵³` (in (0, 1]),
+    /// `u2 = (next() >> 11) · 2⁻⁵³` (in [0, 1)), `r = sqrt(−2 · ln u1)`, `θ = (2 · π) · u2`, then
+    /// `Float(r · cos θ)`, `Float(r · sin θ)` (Box–Muller in Double, rounded once to Float; an odd
+    /// count drops the last sine).
+    public mutating func standardNormals(_ count: Int) -> [Float] {
+        var z = [Float](repeating: 0, count: count)
+        var k = 0
+        while k < count {
+            let u1 = Double((next() >> 11) + 1) * 0x1p-53
+            let u2 = Double(next() >> 11) * 0x1p-53
+            let r = (-2 * log(u1)).squareRoot()
+            let theta = 2 * Double.pi * u2
+            z[k] = Float(r * cos(theta))
+            if k + 1 < count { z[k + 1] = Float(r * sin(theta)) }
+            k += 2
+        }
+        return z
+    }
+}

@@ -156,22 +156,10 @@ public struct DCGANGenerator: Sendable {
     /// A standard-normal latent vector for a seed; the same seed always gives the same vector (and so
     /// the same face).
     ///
-    /// Procedure (reproduced by `tools/gan-oracle/oracle.py`): `g = SplitMix64(seed)`; for
-    /// `k = 0 ..< 50`: `u1 = ((g.next() >> 11) + 1) · 2⁻⁵³` (in (0, 1]), then
-    /// `u2 = (g.next() >> 11) · 2⁻⁵³` (in [0, 1)); `r = sqrt(−2 · ln u1)`, `θ = 2π · u2` (as
-    /// `(2 · π) · u2`); `z[2k] = Float(r · cos θ)`, `z[2k+1] = Float(r · sin θ)` (Box–Muller in
-    /// Double, rounded once to Float).
+    /// Procedure (reproduced by `tools/gan-oracle/oracle.py`): `SplitMix64(seed).standardNormals(100)`
+    /// (Box–Muller in Double over successive pairs of draws, rounded once to Float).
     public static func latent(seed: UInt64) -> [Float] {
         var g = SplitMix64(seed: seed)
-        var z = [Float](repeating: 0, count: latentDimension)
-        for k in 0..<(latentDimension / 2) {
-            let u1 = Double((g.next() >> 11) + 1) * 0x1p-53
-            let u2 = Double(g.next() >> 11) * 0x1p-53
-            let r = (-2 * log(u1)).squareRoot()
-            let theta = 2 * Double.pi * u2
-            z[2 * k] = Float(r * cos(theta))
-            z[2 * k + 1] = Float(r * sin(theta))
-        }
-        return z
+        return g.standardNormals(latentDimension)
     }
 }

@@ -17,7 +17,7 @@ final class SamplerTests: XCTestCase {
         let schedule = try JSONDecoder().decode(NoiseSchedule.self, from: JSONSerialization.data(withJSONObject: doc["scheduler"]!))
         XCTAssertEqual(schedule, .stableDiffusion)
         let scheduler = try DDIMScheduler(schedule: schedule, steps: doc["steps"] as! Int)
-        XCTAssertEqual(scheduler.timesteps, doc["timesteps"] as! [Int])
+        XCTAssertEqual(scheduler.steps, doc["timesteps"] as! [Int])
         let prompt = try encoder.encode(doc["positive_ids"] as! [Int]).hidden
         let negative = try encoder.encode(doc["negative_ids"] as! [Int]).hidden
         let noise = Tensor(c: 4, h: 8, w: 8, data: (doc["noise"] as! [Double]).map(Float.init))
@@ -34,11 +34,47 @@ final class SamplerTests: XCTestCase {
         XCTAssertLessThan(image.maxAbsDifference(wantImage), 1e-3)
     }
 
+    /// Noise the oracle recorded, handed out in order.
+    struct RecordedNoise: NoiseSource {
+        var draws: [[Float]]
+        mutating func next(like shape: Tensor) -> Tensor {
+            Tensor(n: shape.n, c: shape.c, h: shape.h, w: shape.w, data: draws.removeFirst())
+        }
+    }
+
+    func testEulerAncestralSamplingMatchesDiffusersWithItsNoise() throws {
+        let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/pipeline-euler-a.json"))) as! [String: Any]
+        let encoder = try CLIPTextEncoder(folder: Self.fixtures + "/tiny-text-encoder")
+        let unet = try UNet(folder: Self.fixtures + "/tiny-unet")
+        let schedule = try JSONDecoder().decode(NoiseSchedule.self, from: JSONSerialization.data(withJSONObject: doc["scheduler"]!))
+        let draws = (doc["step_noise"] as! [[Double]]).map { $0.map(Float.init) }
+        let scheduler = try EulerAncestralScheduler(schedule: schedule, steps: 4, noise: RecordedNoise(draws: draws))
+        XCTAssertEqual(scheduler.timesteps, (doc["timesteps"] as! [Double]).map(Float.init))
+        let latents = try Sampler(unet: unet).sample(prompt: try encoder.encode(doc["positive_ids"] as! [Int]).hidden,
+                                                     negative: try encoder.encode(doc["negative_ids"] as! [Int]).hidden,
+                                                     noise: Tensor(c: 4, h: 8, w: 8, data: (doc["noise"] as! [Double]).map(Float.init)),
+                                                     guidance: 7.5, scheduler: scheduler)
+        let want = Tensor(c: 4, h: 8, w: 8, data: (doc["latents"] as! [Double]).map(Float.init))
+        XCTAssertLessThan(latents.maxAbsDifference(want), 1e-3)
+    }
+
+    func testSeededNoiseIsRepeatableStandardNormal() {
+        var a = SeededNoise(seed: 9), b = SeededNoise(seed: 9)
+        let shape = Tensor(c: 4, h: 64, w: 64)
+        let x = a.next(like: shape)
+        XCTAssertEqual(x.data, b.next(like: shape).data)
+        let mean = x.data.reduce(0, +) / Float(x.count)
+        let variance = x.data.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(x.count)
+        XCTAssertEqual(mean, 0, accuracy: 0.05)
+        XCTAssertEqual(variance, 1, accuracy: 0.05)
+        XCTAssertNotEqual(a.next(like: shape).data, x.data, "the next draw differs")
+    }
+
     func testSchedulesAndStepCountsItCannotRunAreRefused() {
         var s = NoiseSchedule.stableDiffusion
         s.betaSchedule = "squaredcos_cap_v2"
         XCTAssertThrowsError(try DDIMScheduler(schedule: s, steps: 4)) { XCTAssertTrue("\($0)".contains("unsupported schedule: beta_schedule squaredcos_cap_v2")) }
         XCTAssertThrowsError(try DDIMScheduler(schedule: .stableDiffusion, steps: 0))
-        XCTAssertEqual(try DDIMScheduler(schedule: .stableDiffusion, steps: 4).timesteps, [751, 501, 251, 1])
+        XCTAssertEqual(try DDIMScheduler(schedule: .stableDiffusion, steps: 4).steps, [751, 501, 251, 1])
     }
 }

@@ -5,13 +5,16 @@ from a fixed initial noise, with prompt embeddings from the tiny text encoder.
     tools/diffusion-oracle/make-fixtures.sh        # runs this in the oracle venv, after the part scripts
 
 Writes Tests/Fixtures/diffusion/pipeline-ddim.json: the id sequences, the initial noise, the scheduler's
-timesteps, the final latents (output_type="latent") and their decode `vae.decode(latents / 0.18215)`.
+timesteps, the final latents (output_type="latent") and their decode `vae.decode(latents / 0.18215)`;
+and pipeline-euler-a.json: the same with EulerAncestralDiscreteScheduler (its default linspace spacing),
+whose per-step noise is recorded (the scheduler's randn_tensor is replaced by draws kept in the file).
 """
 import json
 import sys
 
 import torch
-from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+import diffusers.schedulers.scheduling_euler_ancestral_discrete as euler_module
+from diffusers import AutoencoderKL, DDIMScheduler, EulerAncestralDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
 from transformers import CLIPTextModel
 
 REGENERATE = "tools/diffusion-oracle/make-fixtures.sh"
@@ -35,12 +38,35 @@ def main(out_dir):
                        guidance_scale=7.5, output_type="latent", height=64, width=64).images
         image = vae.decode(latents / vae.config.scaling_factor).sample
     import diffusers
-    with open(f"{out_dir}/pipeline-ddim.json", "w") as f:
-        json.dump({"regenerate": REGENERATE, "diffusers": diffusers.__version__, "torch": torch.__version__,
-                   "positive_ids": positive, "negative_ids": negative, "steps": 4, "guidance": 7.5,
-                   "scheduler": {k: v for k, v in scheduler.config.items() if not k.startswith("_")}, "timesteps": scheduler.timesteps.tolist(),
-                   "noise": noise.flatten().tolist(), "latents": latents.flatten().tolist(),
-                   "image_shape": list(image.shape), "image": image.flatten().tolist()}, f, sort_keys=True)
+    common = {"regenerate": REGENERATE, "diffusers": diffusers.__version__, "torch": torch.__version__,
+              "positive_ids": positive, "negative_ids": negative, "steps": 4, "guidance": 7.5, "noise": noise.flatten().tolist()}
+    write(f"{out_dir}/pipeline-ddim.json", common, scheduler, latents, image)
+
+    euler = EulerAncestralDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1)
+    pipe.scheduler = euler
+    draws = []
+    g = torch.Generator().manual_seed(8)
+
+    def recorded(shape, generator=None, device=None, dtype=None, layout=None):
+        draws.append(torch.randn(shape, generator=g, dtype=torch.float32))
+        return draws[-1]
+
+    euler_module.randn_tensor = recorded
+    with torch.no_grad():
+        latents = pipe(prompt_embeds=pe, negative_prompt_embeds=ne, latents=noise.clone(), num_inference_steps=4,
+                       guidance_scale=7.5, output_type="latent", height=64, width=64).images
+        image = vae.decode(latents / vae.config.scaling_factor).sample
+    common["step_noise"] = [d.flatten().tolist() for d in draws]
+    write(f"{out_dir}/pipeline-euler-a.json", common, euler, latents, image)
+
+
+def write(path, common, scheduler, latents, image):
+    doc = dict(common)
+    doc.update({"scheduler": {k: v for k, v in scheduler.config.items() if not k.startswith("_")},
+                "timesteps": scheduler.timesteps.tolist(), "latents": latents.flatten().tolist(),
+                "image_shape": list(image.shape), "image": image.flatten().tolist()})
+    with open(path, "w") as f:
+        json.dump(doc, f, sort_keys=True)
         f.write("\n")
 
 
