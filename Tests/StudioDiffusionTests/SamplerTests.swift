@@ -58,6 +58,22 @@ final class SamplerTests: XCTestCase {
         XCTAssertLessThan(latents.maxAbsDifference(want), 1e-3)
     }
 
+    func testDPMSolver2MKarrasSamplingMatchesDiffusers() throws {
+        let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/pipeline-dpmpp-2m-karras.json"))) as! [String: Any]
+        let encoder = try CLIPTextEncoder(folder: Self.fixtures + "/tiny-text-encoder")
+        let unet = try UNet(folder: Self.fixtures + "/tiny-unet")
+        let schedule = try JSONDecoder().decode(NoiseSchedule.self, from: JSONSerialization.data(withJSONObject: doc["scheduler"]!))
+        let scheduler = try DPMSolverScheduler(schedule: schedule, steps: 4, karras: true)
+        XCTAssertEqual(scheduler.timesteps, (doc["timesteps"] as! [Int]).map(Float.init))
+        for (a, b) in zip(scheduler.sigmas, doc["sigmas"] as! [Double]) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, b)) }
+        let latents = try Sampler(unet: unet).sample(prompt: try encoder.encode(doc["positive_ids"] as! [Int]).hidden,
+                                                     negative: try encoder.encode(doc["negative_ids"] as! [Int]).hidden,
+                                                     noise: Tensor(c: 4, h: 8, w: 8, data: (doc["noise"] as! [Double]).map(Float.init)),
+                                                     guidance: 7.5, scheduler: scheduler)
+        let want = Tensor(c: 4, h: 8, w: 8, data: (doc["latents"] as! [Double]).map(Float.init))
+        XCTAssertLessThan(latents.maxAbsDifference(want), 1e-3)
+    }
+
     func testSeededNoiseIsRepeatableStandardNormal() {
         var a = SeededNoise(seed: 9), b = SeededNoise(seed: 9)
         let shape = Tensor(c: 4, h: 64, w: 64)

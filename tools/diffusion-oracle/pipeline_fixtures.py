@@ -7,14 +7,17 @@ from a fixed initial noise, with prompt embeddings from the tiny text encoder.
 Writes Tests/Fixtures/diffusion/pipeline-ddim.json: the id sequences, the initial noise, the scheduler's
 timesteps, the final latents (output_type="latent") and their decode `vae.decode(latents / 0.18215)`;
 and pipeline-euler-a.json: the same with EulerAncestralDiscreteScheduler (its default linspace spacing),
-whose per-step noise is recorded (the scheduler's randn_tensor is replaced by draws kept in the file).
+whose per-step noise is recorded (the scheduler's randn_tensor is replaced by draws kept in the file);
+and pipeline-dpmpp-2m-karras.json with DPMSolverMultistepScheduler(use_karras_sigmas=True) ("DPM++ 2M Karras").
 """
 import json
+import math
 import sys
 
 import torch
 import diffusers.schedulers.scheduling_euler_ancestral_discrete as euler_module
-from diffusers import AutoencoderKL, DDIMScheduler, EulerAncestralDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
+from diffusers import (AutoencoderKL, DDIMScheduler, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler,
+                       StableDiffusionPipeline, UNet2DConditionModel)
 from transformers import CLIPTextModel
 
 REGENERATE = "tools/diffusion-oracle/make-fixtures.sh"
@@ -58,15 +61,29 @@ def main(out_dir):
         image = vae.decode(latents / vae.config.scaling_factor).sample
     common["step_noise"] = [d.flatten().tolist() for d in draws]
     write(f"{out_dir}/pipeline-euler-a.json", common, euler, latents, image)
+    del common["step_noise"]
+
+    dpm = DPMSolverMultistepScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1,
+                                      use_karras_sigmas=True)
+    pipe.scheduler = dpm
+    with torch.no_grad():
+        latents = pipe(prompt_embeds=pe, negative_prompt_embeds=ne, latents=noise.clone(), num_inference_steps=4,
+                       guidance_scale=7.5, output_type="latent", height=64, width=64).images
+        image = vae.decode(latents / vae.config.scaling_factor).sample
+    common["sigmas"] = dpm.sigmas.tolist()
+    write(f"{out_dir}/pipeline-dpmpp-2m-karras.json", common, dpm, latents, image)
 
 
 def write(path, common, scheduler, latents, image):
     doc = dict(common)
-    doc.update({"scheduler": {k: v for k, v in scheduler.config.items() if not k.startswith("_")},
+    # Private keys and non-finite values (lambda_min_clipped = -inf) are left out: JSON has no infinity.
+    config = {k: v for k, v in scheduler.config.items()
+              if not k.startswith("_") and not (isinstance(v, float) and not math.isfinite(v))}
+    doc.update({"scheduler": config,
                 "timesteps": scheduler.timesteps.tolist(), "latents": latents.flatten().tolist(),
                 "image_shape": list(image.shape), "image": image.flatten().tolist()})
     with open(path, "w") as f:
-        json.dump(doc, f, sort_keys=True)
+        json.dump(doc, f, sort_keys=True, allow_nan=False)
         f.write("\n")
 
 
