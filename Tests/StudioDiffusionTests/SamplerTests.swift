@@ -11,9 +11,9 @@ final class SamplerTests: XCTestCase {
 
     func testDDIMSamplingAndDecodeMatchDiffusers() throws {
         let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/pipeline-ddim.json"))) as! [String: Any]
-        let encoder = try CLIPTextEncoder(folder: Self.fixtures + "/tiny-text-encoder")
-        let unet = try UNet(folder: Self.fixtures + "/tiny-unet")
-        let vae = try VAEDecoder(folder: Self.fixtures + "/tiny-vae")
+        let encoder = try CLIPTextEncoder(folder: Self.fixtures + "/tiny-pipeline/text_encoder")
+        let unet = try UNet(folder: Self.fixtures + "/tiny-pipeline/unet")
+        let vae = try VAEDecoder(folder: Self.fixtures + "/tiny-pipeline/vae")
         let schedule = try JSONDecoder().decode(NoiseSchedule.self, from: JSONSerialization.data(withJSONObject: doc["scheduler"]!))
         XCTAssertEqual(schedule, .stableDiffusion)
         let scheduler = try DDIMScheduler(schedule: schedule, steps: doc["steps"] as! Int)
@@ -44,8 +44,8 @@ final class SamplerTests: XCTestCase {
 
     func testEulerAncestralSamplingMatchesDiffusersWithItsNoise() throws {
         let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/pipeline-euler-a.json"))) as! [String: Any]
-        let encoder = try CLIPTextEncoder(folder: Self.fixtures + "/tiny-text-encoder")
-        let unet = try UNet(folder: Self.fixtures + "/tiny-unet")
+        let encoder = try CLIPTextEncoder(folder: Self.fixtures + "/tiny-pipeline/text_encoder")
+        let unet = try UNet(folder: Self.fixtures + "/tiny-pipeline/unet")
         let schedule = try JSONDecoder().decode(NoiseSchedule.self, from: JSONSerialization.data(withJSONObject: doc["scheduler"]!))
         let draws = (doc["step_noise"] as! [[Double]]).map { $0.map(Float.init) }
         let scheduler = try EulerAncestralScheduler(schedule: schedule, steps: 4, noise: RecordedNoise(draws: draws))
@@ -60,8 +60,8 @@ final class SamplerTests: XCTestCase {
 
     func testDPMSolver2MKarrasSamplingMatchesDiffusers() throws {
         let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/pipeline-dpmpp-2m-karras.json"))) as! [String: Any]
-        let encoder = try CLIPTextEncoder(folder: Self.fixtures + "/tiny-text-encoder")
-        let unet = try UNet(folder: Self.fixtures + "/tiny-unet")
+        let encoder = try CLIPTextEncoder(folder: Self.fixtures + "/tiny-pipeline/text_encoder")
+        let unet = try UNet(folder: Self.fixtures + "/tiny-pipeline/unet")
         let schedule = try JSONDecoder().decode(NoiseSchedule.self, from: JSONSerialization.data(withJSONObject: doc["scheduler"]!))
         let scheduler = try DPMSolverScheduler(schedule: schedule, steps: 4, karras: true)
         XCTAssertEqual(scheduler.timesteps, (doc["timesteps"] as! [Int]).map(Float.init))

@@ -3,7 +3,7 @@ transformers' own classes, saved as a diffusers `text_encoder/` folder, and its 
 
     tools/diffusion-oracle/make-fixtures.sh        # runs this in the oracle venv
 
-Writes Tests/Fixtures/diffusion/tiny-text-encoder/{config.json,model.safetensors} and
+Writes Tests/Fixtures/diffusion/tiny-pipeline/text_encoder/{config.json,model.safetensors} and
 text-encoder.json: for three id sequences, last_hidden_state, hidden_states[-2] passed through the
 final layer norm (diffusers' clip_skip=1) and the pooled output, float32, from eager attention.
 """
@@ -28,7 +28,7 @@ def main(out_dir):
     with torch.no_grad():
         for p in model.parameters():
             p.copy_(torch.randn_like(p) * 0.5)
-    folder = f"{out_dir}/tiny-text-encoder"
+    folder = f"{out_dir}/tiny-pipeline/text_encoder"
     import os
     os.makedirs(folder, exist_ok=True)
     model.config.to_json_file(f"{folder}/config.json")

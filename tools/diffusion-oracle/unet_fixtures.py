@@ -5,7 +5,7 @@ weights, and one denoising step's output.
 
     tools/diffusion-oracle/make-fixtures.sh        # runs this in the oracle venv
 
-Writes Tests/Fixtures/diffusion/tiny-unet/{config.json,diffusion_pytorch_model.safetensors} and
+Writes Tests/Fixtures/diffusion/tiny-pipeline/unet/{config.json,diffusion_pytorch_model.safetensors} and
 unet-step.json: latents 1x4x8x8, timestep 999 and 3, text states 1x7x32 (the tiny text encoder's width),
 and the predicted noise.
 """
@@ -31,7 +31,7 @@ def main(out_dir):
             fan_in = p[0].numel() if p.dim() > 1 else 1
             p.copy_(torch.randn_like(p) * (1.0 / fan_in ** 0.5 if p.dim() > 1 else 0.5))
             p.copy_(p.half().float())
-    folder = f"{out_dir}/tiny-unet"
+    folder = f"{out_dir}/tiny-pipeline/unet"
     os.makedirs(folder, exist_ok=True)
     unet.save_config(folder)
     save_stable({k: v.half().contiguous() for k, v in unet.state_dict().items()}, f"{folder}/diffusion_pytorch_model.safetensors",

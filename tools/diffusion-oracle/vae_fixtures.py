@@ -4,7 +4,7 @@ own class (channels 16 and 32, 8 groups, weights rounded to F16 and stored so), 
 
     tools/diffusion-oracle/make-fixtures.sh        # runs this in the oracle venv
 
-Writes Tests/Fixtures/diffusion/tiny-vae/{config.json,diffusion_pytorch_model.safetensors} and
+Writes Tests/Fixtures/diffusion/tiny-pipeline/vae/{config.json,diffusion_pytorch_model.safetensors} and
 vae-decode.json: a 1x4x8x8 latent, `vae.decode(latent).sample` (1x3x16x16), float32.
 """
 import json
@@ -30,7 +30,7 @@ def main(out_dir):
             p.copy_(torch.randn_like(p) * (1.0 / fan_in ** 0.5 if p.dim() > 1 else 0.5))
             # Stored as F16 (half the fixture's size): the reference runs on exactly those values.
             p.copy_(p.half().float())
-    folder = f"{out_dir}/tiny-vae"
+    folder = f"{out_dir}/tiny-pipeline/vae"
     os.makedirs(folder, exist_ok=True)
     vae.save_config(folder)
     state = {k: v.half().contiguous() for k, v in vae.state_dict().items() if k.startswith(("decoder.", "post_quant_conv."))}
