@@ -130,7 +130,7 @@ let package = Package(
         .executableTarget(
             name: "studio",
             dependencies: [
-                "StudioKit", "StudioTensor", "StudioImage", "StudioFace", "StudioStore", "StudioLocal", "StudioAdapterHost", "AdapterSDK",
+                "StudioKit", "StudioTensor", "StudioImage", "StudioFace", "StudioStore", "StudioLocal", "StudioDiffusion", "StudioAdapterHost", "AdapterSDK",
                 "StudioNet", "StudioRemote", "StudioEmulator", "ProviderContracts", "CStudioAdapter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),

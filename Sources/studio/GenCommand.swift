@@ -5,6 +5,7 @@ import StudioFace
 import StudioImage
 import StudioLocal
 import StudioStore
+import StudioDiffusion
 
 /// The local backend's pieces, loaded once: generator, pipeline, the generated-domain calibration and
 /// the judge built on it.
@@ -134,6 +135,12 @@ struct Gen: ParsableCommand {
     var modelVersion: String?
     @Option(help: "With an adapter backend: the most jobs the run may send to the provider (each may be charged); it stops cleanly at the cap.")
     var maxJobs: Int?
+    @Option(help: "With --backend local: a Stable Diffusion 1.x/2.x diffusers folder (model_index.json, unet/, vae/, …) to generate with instead of the built-in generator.")
+    var model: String?
+    @Option(help: "With --model: denoising steps.") var steps: Int = 25
+    @Option(help: "With --model: ddim, euler-a, dpm++2m or dpm++2m-karras.") var scheduler: String = "dpm++2m-karras"
+    @Option(help: "With --model: classifier-free guidance scale (1 = no negative branch).") var guidance: Double = 7.5
+    @Option(help: "With --model: output size WxH (multiples of 8 times the UNet's downsampling).") var size: String = "512x512"
     @OptionGroup var store: StoreOptions
 
     func validate() throws {
@@ -143,6 +150,44 @@ struct Gen: ParsableCommand {
         guard pollInterval >= 0 && pollInterval <= 600 else { throw ValidationError("--poll-interval must be 0...600 seconds") }
         guard (64...4096).contains(width) && (64...4096).contains(height) else { throw ValidationError("--width and --height must be 64...4096") }
         if let n = maxJobs, n < 1 { throw ValidationError("--max-jobs must be at least 1") }
+        if model != nil {
+            guard backend == "local" else { throw ValidationError("--model runs on the local backend: leave out --backend \(backend)") }
+            guard (1...1000).contains(steps) else { throw ValidationError("--steps must be 1...1000") }
+            guard (1...50).contains(guidance) else { throw ValidationError("--guidance must be 1...50") }
+            guard StableDiffusion.SchedulerKind(rawValue: scheduler) != nil else {
+                throw ValidationError("--scheduler must be one of \(StableDiffusion.SchedulerKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard modelSize != nil else { throw ValidationError("--size must be WxH, each 8...4096") }
+        }
+    }
+
+    /// `--size` as (width, height), nil when malformed.
+    var modelSize: (Int, Int)? {
+        let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
+        guard parts.count == 2, parts.allSatisfy({ (8...4096).contains($0) }) else { return nil }
+        return (parts[0], parts[1])
+    }
+
+    /// The local run's backend and judge: the built-in generator with the generated-face calibration, or
+    /// a Stable Diffusion folder judged as photographs at dlib's 0.6.
+    func localParts() throws -> (backend: any GenerationBackend, judge: FaceIdentityJudge, calibration: RunReport.Calibration,
+                                 calibrationLine: String, threshold: Double, promptMessages: [String]) {
+        guard let model else {
+            let engine = try LocalEngine.load(quiet: store.json)
+            return (engine.backend(injectIdentity: !noIdentityInjection), engine.judge, engine.reportCalibration, engine.calibrationLine,
+                    engine.calibration.threshold, LocalPrompts.plan(prompt).messages)
+        }
+        let sd: StableDiffusion
+        do { sd = try StableDiffusion(folder: model) } catch { throw BadInputError("\(error)") }
+        let (w, h) = modelSize!
+        let multiple = 8 * (1 << (sd.unet.config.blockOutChannels.count - 1))
+        guard w % multiple == 0 && h % multiple == 0 else { throw BadInputError("--size \(size): this model needs multiples of \(multiple)") }
+        let settings = StableDiffusion.Request(prompt: prompt, width: w, height: h, steps: steps, guidance: Float(guidance),
+                                               scheduler: StableDiffusion.SchedulerKind(rawValue: scheduler)!, seed: 0)
+        let (judge, calibration, line) = try RemoteGen.judge(emulated: false, quiet: store.json)
+        let name = "local:" + (model as NSString).lastPathComponent
+        return (DiffusionBackend(name: name, model: sd, settings: settings), judge, calibration, line, calibration.threshold,
+                [DiffusionBackend.noInjectionMessage])
     }
 
     func run() throws {
@@ -163,8 +208,7 @@ struct Gen: ParsableCommand {
             return
         }
         let characterRecord = try withStore { try $0.character(named: character!, tenant: store.tenant) }
-        let engine = try LocalEngine.load(quiet: store.json)
-        let backendImpl = engine.backend(injectIdentity: !noIdentityInjection)
+        let local = try localParts()
         let firstSeed = seed ?? UInt64(truncatingIfNeeded: Int64(Date().timeIntervalSince1970 * 1000))
         let loop = VerificationLoop(maxAttempts: maxAttempts)
         let paths = StudioPaths.fromEnvironment()
@@ -174,17 +218,16 @@ struct Gen: ParsableCommand {
         do { writer = try RunFolder(final: folder) } catch { throw BadInputError("\(error)") }
 
         if !store.json {
-            warn("studio gen: \(count) shot(s) of \(characterRecord.name) on the local backend, seed \(firstSeed), up to \(maxAttempts) attempt(s) each")
-            warn("verifying against the \(engine.calibrationLine)")
-            let plan = LocalPrompts.plan(prompt)
-            for m in plan.messages { warn("prompt: \(m)") }
+            warn("studio gen: \(count) shot(s) of \(characterRecord.name) on \(local.backend.name == "local" ? "the local backend" : local.backend.name), seed \(firstSeed), up to \(maxAttempts) attempt(s) each")
+            warn("verifying against the \(local.calibrationLine)")
+            for m in local.promptMessages { warn("prompt: \(m)") }
         }
         let started = monotonicSeconds()
         var runs: [ShotRun] = []
         for i in 0..<count {
             let shot = ShotRequest(index: i, prompt: prompt, negatives: negatives, seed: firstSeed &+ UInt64(i))
             var bar: ProgressBar? = nil
-            let run = loop.run(shot: shot, character: characterRecord, backend: backendImpl, judge: engine.judge) { event in
+            let run = loop.run(shot: shot, character: characterRecord, backend: local.backend, judge: local.judge) { event in
                 switch event {
                 case .attemptStarted(_, let attempt, let step):
                     bar = ProgressBar("shot \(i + 1)/\(count) attempt \(attempt)/\(maxAttempts) (identity \(fmt(step.identityStrength, 2)), negatives level \(step.level))", total: 100)
@@ -192,7 +235,7 @@ struct Gen: ParsableCommand {
                     bar?.update(p.total > 0 ? p.done * 100 / p.total : 0)
                 case .attemptFinished(_, let a):
                     bar?.update(100)
-                    if !store.json { warn("  " + GenText.attemptLine(shot: i, a, threshold: engine.calibration.threshold)) }
+                    if !store.json { warn("  " + GenText.attemptLine(shot: i, a, threshold: local.threshold)) }
                 }
             }
             if !store.json { print("shot \(i + 1): \(run.result.summary)") }
@@ -200,9 +243,9 @@ struct Gen: ParsableCommand {
         }
         let seconds = monotonicSeconds() - started
         let references = try withStore { referenceImages(characterRecord, store: $0) }
-        let report = try writer.write(runs: runs, id: id, character: characterRecord, references: references, calibration: engine.reportCalibration,
-                                      request: .init(backend: backend, prompt: prompt, negatives: negatives, count: count, seed: firstSeed,
-                                                     maxAttempts: maxAttempts, identityInjection: !noIdentityInjection),
+        let report = try writer.write(runs: runs, id: id, character: characterRecord, references: references, calibration: local.calibration,
+                                      request: .init(backend: local.backend.name, prompt: prompt, negatives: negatives, count: count, seed: firstSeed,
+                                                     maxAttempts: maxAttempts, identityInjection: model == nil && !noIdentityInjection),
                                       ladder: Array(loop.ladder.steps.prefix(maxAttempts)), seconds: seconds)
         try writer.finish(report, json: store.json)
     }
