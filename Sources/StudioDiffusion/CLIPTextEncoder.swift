@@ -46,15 +46,7 @@ public struct CLIPTextEncoder: Sendable {
     }
 
     public init(folder: String) throws(DiffusionModelError) {
-        let configPath = folder + "/config.json"
-        guard let data = FileManager.default.contents(atPath: configPath) else { throw .missingFile(configPath) }
-        let config: CLIPTextConfig
-        do { config = try JSONDecoder().decode(CLIPTextConfig.self, from: data) } catch {
-            throw .badConfig(configPath, "not a CLIP text config (\(error))")
-        }
-        let weights: SafeTensors
-        do { weights = try SafeTensors(path: folder + "/model.safetensors") } catch { throw .weights(error) }
-        try self.init(config: config, weights: weights)
+        try self.init(config: try ModelFolder.config(folder, as: "a CLIP text config"), weights: try ModelFolder.weights(folder, "model.safetensors"))
     }
 
     public init(config c: CLIPTextConfig, weights w: SafeTensors, prefix: String = "text_model.") throws(DiffusionModelError) {

@@ -31,12 +31,8 @@ public struct StableDiffusion: Sendable {
         textEncoder = try CLIPTextEncoder(folder: folder + "/text_encoder")
         unet = try UNet(folder: folder + "/unet")
         vae = try VAEDecoder(folder: folder + "/vae")
-        let schedulerPath = folder + "/scheduler/scheduler_config.json"
-        guard let s = FileManager.default.contents(atPath: schedulerPath) else { throw .missingFile(schedulerPath) }
-        do { schedule = try JSONDecoder().decode(NoiseSchedule.self, from: s) } catch {
-            throw .badConfig(schedulerPath, "not a scheduler config (\(error))")
-        }
-        if let why = schedule.unsupported { throw .badConfig(schedulerPath, "unsupported schedule: \(why)") }
+        schedule = try ModelFolder.config(folder + "/scheduler", "scheduler_config.json", as: "a scheduler config")
+        if let why = schedule.unsupported { throw .badConfig(folder + "/scheduler/scheduler_config.json", "unsupported schedule: \(why)") }
         try checkParts(folder)
     }
 

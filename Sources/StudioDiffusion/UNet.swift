@@ -25,16 +25,9 @@ public struct UNet: Sendable {
     }
 
     public init(folder: String) throws(DiffusionModelError) {
-        let configPath = folder + "/config.json"
-        guard let data = FileManager.default.contents(atPath: configPath) else { throw .missingFile(configPath) }
-        let config: UNetConfig
-        do { config = try JSONDecoder().decode(UNetConfig.self, from: data) } catch {
-            throw .badConfig(configPath, "not a UNet2DConditionModel config (\(error))")
-        }
-        if let why = config.unsupported { throw .badConfig(configPath, "unsupported UNet layout: \(why)") }
-        let weights: SafeTensors
-        do { weights = try SafeTensors(path: folder + "/diffusion_pytorch_model.safetensors") } catch { throw .weights(error) }
-        try self.init(config: config, weights: WeightReader(file: weights, prefix: ""))
+        let config: UNetConfig = try ModelFolder.config(folder, as: "a UNet2DConditionModel config")
+        if let why = config.unsupported { throw .badConfig(folder + "/config.json", "unsupported UNet layout: \(why)") }
+        try self.init(config: config, weights: WeightReader(file: try ModelFolder.weights(folder, "diffusion_pytorch_model.safetensors"), prefix: ""))
     }
 
     init(config c: UNetConfig, weights w: WeightReader) throws(DiffusionModelError) {

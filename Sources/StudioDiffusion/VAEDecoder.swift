@@ -37,15 +37,8 @@ public struct VAEDecoder: Sendable {
     static let eps: Float = 1e-6
 
     public init(folder: String) throws(DiffusionModelError) {
-        let configPath = folder + "/config.json"
-        guard let data = FileManager.default.contents(atPath: configPath) else { throw .missingFile(configPath) }
-        let config: AutoencoderConfig
-        do { config = try JSONDecoder().decode(AutoencoderConfig.self, from: data) } catch {
-            throw .badConfig(configPath, "not an AutoencoderKL config (\(error))")
-        }
-        let weights: SafeTensors
-        do { weights = try SafeTensors(path: folder + "/diffusion_pytorch_model.safetensors") } catch { throw .weights(error) }
-        try self.init(config: config, weights: WeightReader(file: weights, prefix: ""))
+        let config: AutoencoderConfig = try ModelFolder.config(folder, as: "an AutoencoderKL config")
+        try self.init(config: config, weights: WeightReader(file: try ModelFolder.weights(folder, "diffusion_pytorch_model.safetensors"), prefix: ""))
     }
 
     init(config c: AutoencoderConfig, weights w: WeightReader) throws(DiffusionModelError) {

@@ -6,12 +6,9 @@ import StudioTensor
 /// A tiny random-weight CLIPTextModel made with transformers' classes (`Tests/Fixtures/diffusion/
 /// tiny-pipeline/text_encoder`, outputs in text-encoder.json; tools/diffusion-oracle/make-fixtures.sh).
 final class CLIPTextEncoderTests: XCTestCase {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures/diffusion").path
-
     func testMatchesTransformersWithinTolerance() throws {
-        let encoder = try CLIPTextEncoder(folder: Self.fixtures + "/tiny-pipeline/text_encoder")
-        let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/text-encoder.json"))) as! [String: Any]
+        let encoder = try CLIPTextEncoder(folder: DiffusionFixtures.folder + "/tiny-pipeline/text_encoder")
+        let doc = try DiffusionFixtures.json("text-encoder.json")
         let h = doc["hidden_size"] as! Int
         for c in doc["cases"] as! [[String: Any]] {
             let ids = c["ids"] as! [Int]
@@ -32,11 +29,11 @@ final class CLIPTextEncoderTests: XCTestCase {
         let dir = NSTemporaryDirectory() + "studio-te-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let config = try String(contentsOfFile: Self.fixtures + "/tiny-pipeline/text_encoder/config.json", encoding: .utf8)
+        let config = try String(contentsOfFile: DiffusionFixtures.folder + "/tiny-pipeline/text_encoder/config.json", encoding: .utf8)
         // A config that disagrees with the weights' shapes: the first mismatching tensor is named.
         try config.replacingOccurrences(of: "\"intermediate_size\": 37", with: "\"intermediate_size\": 38")
             .write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
-        try FileManager.default.copyItem(atPath: Self.fixtures + "/tiny-pipeline/text_encoder/model.safetensors", toPath: dir + "/model.safetensors")
+        try FileManager.default.copyItem(atPath: DiffusionFixtures.folder + "/tiny-pipeline/text_encoder/model.safetensors", toPath: dir + "/model.safetensors")
         XCTAssertThrowsError(try CLIPTextEncoder(folder: dir)) { e in
             XCTAssertTrue("\(e)".contains("tensor 'text_model.encoder.layers.0.mlp.fc1.weight' has shape [37, 32], expected [38, 32]"), "\(e)")
         }
@@ -45,7 +42,7 @@ final class CLIPTextEncoderTests: XCTestCase {
         try "{}".write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try CLIPTextEncoder(folder: dir)) { XCTAssertTrue("\($0)".contains("not a CLIP text config")) }
 
-        let encoder = try CLIPTextEncoder(folder: Self.fixtures + "/tiny-pipeline/text_encoder")
+        let encoder = try CLIPTextEncoder(folder: DiffusionFixtures.folder + "/tiny-pipeline/text_encoder")
         XCTAssertThrowsError(try encoder.encode([])) 
         XCTAssertThrowsError(try encoder.encode(Array(repeating: 1, count: 78)))
         XCTAssertThrowsError(try encoder.encode([998, 1000])) { XCTAssertEqual("\($0)", "token id 1000 is outside the vocabulary of 1000") }

@@ -17,9 +17,7 @@ final class CLIPTokenizerTests: XCTestCase {
     }
 
     private func cases() throws -> [(prompt: String, ids: [Int], padded: [Int])] {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/diffusion/clip-tokenizer.json")
-        let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        let doc = try DiffusionFixtures.json("clip-tokenizer.json")
         return (doc["cases"] as! [[String: Any]]).map { ($0["prompt"] as! String, $0["ids"] as! [Int], $0["padded"] as! [Int]) }
     }
 

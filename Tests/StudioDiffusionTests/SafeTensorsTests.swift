@@ -6,16 +6,13 @@ import StudioKit
 /// The reader against files the reference library wrote (`Tests/Fixtures/diffusion/reference.*`,
 /// from tools/diffusion-oracle/make-fixtures.sh), the writer against the reader and torch's rounding.
 final class SafeTensorsTests: XCTestCase {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures/diffusion").path
-
     private func expected() throws -> [String: Any] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/reference.json"))
+        let data = try Data(contentsOf: URL(fileURLWithPath: DiffusionFixtures.folder + "/reference.json"))
         return try JSONSerialization.jsonObject(with: data) as! [String: Any]
     }
 
     func testReadsWhatTheReferenceLibraryWrote() throws {
-        let file = try SafeTensors(path: Self.fixtures + "/reference.safetensors")
+        let file = try SafeTensors(path: DiffusionFixtures.folder + "/reference.safetensors")
         XCTAssertEqual(file.metadata["regenerate"], "tools/diffusion-oracle/make-fixtures.sh")
         let want = try expected()["tensors"] as! [String: [String: Any]]
         XCTAssertEqual(Set(file.tensors.map(\.name)), Set(want.keys))

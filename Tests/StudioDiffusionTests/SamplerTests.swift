@@ -6,14 +6,11 @@ import StudioTensor
 /// The tiny text encoder, UNet and VAE assembled as diffusers' StableDiffusionPipeline assembles them,
 /// DDIM with SD 1.5's schedule, 4 steps, guidance 7.5 (`Tests/Fixtures/diffusion/pipeline-ddim.json`).
 final class SamplerTests: XCTestCase {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures/diffusion").path
-
     func testDDIMSamplingAndDecodeMatchDiffusers() throws {
-        let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/pipeline-ddim.json"))) as! [String: Any]
-        let encoder = try CLIPTextEncoder(folder: Self.fixtures + "/tiny-pipeline/text_encoder")
-        let unet = try UNet(folder: Self.fixtures + "/tiny-pipeline/unet")
-        let vae = try VAEDecoder(folder: Self.fixtures + "/tiny-pipeline/vae")
+        let doc = try DiffusionFixtures.json("pipeline-ddim.json")
+        let encoder = try CLIPTextEncoder(folder: DiffusionFixtures.folder + "/tiny-pipeline/text_encoder")
+        let unet = try UNet(folder: DiffusionFixtures.folder + "/tiny-pipeline/unet")
+        let vae = try VAEDecoder(folder: DiffusionFixtures.folder + "/tiny-pipeline/vae")
         let schedule = try JSONDecoder().decode(NoiseSchedule.self, from: JSONSerialization.data(withJSONObject: doc["scheduler"]!))
         XCTAssertEqual(schedule, .stableDiffusion)
         let scheduler = try DDIMScheduler(schedule: schedule, steps: doc["steps"] as! Int)
@@ -42,36 +39,37 @@ final class SamplerTests: XCTestCase {
         }
     }
 
+    /// A pipeline fixture's document and its schedule.
+    private func fixture(_ name: String) throws -> ([String: Any], NoiseSchedule) {
+        let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: DiffusionFixtures.folder + "/" + name))) as! [String: Any]
+        return (doc, try JSONDecoder().decode(NoiseSchedule.self, from: JSONSerialization.data(withJSONObject: doc["scheduler"]!)))
+    }
+
+    /// The fixture's prompts through the tiny parts with `scheduler`: the max abs difference of the latents.
+    private func latentDifference<S: DiffusionScheduler>(_ doc: [String: Any], _ scheduler: S) throws -> Float {
+        let encoder = try CLIPTextEncoder(folder: DiffusionFixtures.folder + "/tiny-pipeline/text_encoder")
+        let unet = try UNet(folder: DiffusionFixtures.folder + "/tiny-pipeline/unet")
+        let latents = try Sampler(unet: unet).sample(prompt: try encoder.encode(doc["positive_ids"] as! [Int]).hidden,
+                                                     negative: try encoder.encode(doc["negative_ids"] as! [Int]).hidden,
+                                                     noise: Tensor(c: 4, h: 8, w: 8, data: (doc["noise"] as! [Double]).map(Float.init)),
+                                                     guidance: Float(doc["guidance"] as! Double), scheduler: scheduler)
+        return latents.maxAbsDifference(Tensor(c: 4, h: 8, w: 8, data: (doc["latents"] as! [Double]).map(Float.init)))
+    }
+
     func testEulerAncestralSamplingMatchesDiffusersWithItsNoise() throws {
-        let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/pipeline-euler-a.json"))) as! [String: Any]
-        let encoder = try CLIPTextEncoder(folder: Self.fixtures + "/tiny-pipeline/text_encoder")
-        let unet = try UNet(folder: Self.fixtures + "/tiny-pipeline/unet")
-        let schedule = try JSONDecoder().decode(NoiseSchedule.self, from: JSONSerialization.data(withJSONObject: doc["scheduler"]!))
+        let (doc, schedule) = try fixture("pipeline-euler-a.json")
         let draws = (doc["step_noise"] as! [[Double]]).map { $0.map(Float.init) }
         let scheduler = try EulerAncestralScheduler(schedule: schedule, steps: 4, noise: RecordedNoise(draws: draws))
         XCTAssertEqual(scheduler.timesteps, (doc["timesteps"] as! [Double]).map(Float.init))
-        let latents = try Sampler(unet: unet).sample(prompt: try encoder.encode(doc["positive_ids"] as! [Int]).hidden,
-                                                     negative: try encoder.encode(doc["negative_ids"] as! [Int]).hidden,
-                                                     noise: Tensor(c: 4, h: 8, w: 8, data: (doc["noise"] as! [Double]).map(Float.init)),
-                                                     guidance: 7.5, scheduler: scheduler)
-        let want = Tensor(c: 4, h: 8, w: 8, data: (doc["latents"] as! [Double]).map(Float.init))
-        XCTAssertLessThan(latents.maxAbsDifference(want), 1e-3)
+        XCTAssertLessThan(try latentDifference(doc, scheduler), 1e-3)
     }
 
     func testDPMSolver2MKarrasSamplingMatchesDiffusers() throws {
-        let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/pipeline-dpmpp-2m-karras.json"))) as! [String: Any]
-        let encoder = try CLIPTextEncoder(folder: Self.fixtures + "/tiny-pipeline/text_encoder")
-        let unet = try UNet(folder: Self.fixtures + "/tiny-pipeline/unet")
-        let schedule = try JSONDecoder().decode(NoiseSchedule.self, from: JSONSerialization.data(withJSONObject: doc["scheduler"]!))
+        let (doc, schedule) = try fixture("pipeline-dpmpp-2m-karras.json")
         let scheduler = try DPMSolverScheduler(schedule: schedule, steps: 4, karras: true)
         XCTAssertEqual(scheduler.timesteps, (doc["timesteps"] as! [Int]).map(Float.init))
         for (a, b) in zip(scheduler.sigmas, doc["sigmas"] as! [Double]) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, b)) }
-        let latents = try Sampler(unet: unet).sample(prompt: try encoder.encode(doc["positive_ids"] as! [Int]).hidden,
-                                                     negative: try encoder.encode(doc["negative_ids"] as! [Int]).hidden,
-                                                     noise: Tensor(c: 4, h: 8, w: 8, data: (doc["noise"] as! [Double]).map(Float.init)),
-                                                     guidance: 7.5, scheduler: scheduler)
-        let want = Tensor(c: 4, h: 8, w: 8, data: (doc["latents"] as! [Double]).map(Float.init))
-        XCTAssertLessThan(latents.maxAbsDifference(want), 1e-3)
+        XCTAssertLessThan(try latentDifference(doc, scheduler), 1e-3)
     }
 
     func testSeededNoiseIsRepeatableStandardNormal() {

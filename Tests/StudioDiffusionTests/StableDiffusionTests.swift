@@ -7,12 +7,9 @@ import StudioTensor
 /// diffusers' StableDiffusionPipeline (`pipeline-text.json`: prompt and negative prompt through the
 /// tokenizer, DDIM, 4 steps, guidance 7.5).
 final class StableDiffusionTests: XCTestCase {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures/diffusion").path
-
     func testTextToImageMatchesDiffusers() throws {
-        let model = try StableDiffusion(folder: Self.fixtures + "/tiny-pipeline")
-        let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/pipeline-text.json"))) as! [String: Any]
+        let model = try StableDiffusion(folder: DiffusionFixtures.folder + "/tiny-pipeline")
+        let doc = try DiffusionFixtures.json("pipeline-text.json")
         let prompt = doc["prompt"] as! String, negative = doc["negative_prompt"] as! String
         XCTAssertEqual(model.tokenizer.encode(prompt).ids, doc["positive_ids"] as! [Int])
         XCTAssertEqual(model.tokenizer.encode(negative).ids, doc["negative_ids"] as! [Int])
@@ -28,7 +25,7 @@ final class StableDiffusionTests: XCTestCase {
     }
 
     func testEverySchedulerRunsFromASeedAndRepeats() throws {
-        let model = try StableDiffusion(folder: Self.fixtures + "/tiny-pipeline")
+        let model = try StableDiffusion(folder: DiffusionFixtures.folder + "/tiny-pipeline")
         for kind in StableDiffusion.SchedulerKind.allCases {
             let r = StableDiffusion.Request(prompt: "a cat", width: 64, height: 64, steps: 3, scheduler: kind, seed: 42)
             let a = try model.generate(r).latents, b = try model.generate(r).latents
@@ -40,7 +37,7 @@ final class StableDiffusionTests: XCTestCase {
     func testBadFoldersAndRequestsAreTypedErrors() throws {
         XCTAssertThrowsError(try StableDiffusion(folder: "/nonexistent")) { XCTAssertEqual("\($0)", "/nonexistent/model_index.json: the model file is missing") }
         let dir = NSTemporaryDirectory() + "studio-sd-\(UUID().uuidString)"
-        try FileManager.default.copyItem(atPath: Self.fixtures + "/tiny-pipeline", toPath: dir)
+        try FileManager.default.copyItem(atPath: DiffusionFixtures.folder + "/tiny-pipeline", toPath: dir)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let index = try String(contentsOfFile: dir + "/model_index.json", encoding: .utf8)
         try index.replacingOccurrences(of: "\"StableDiffusionPipeline\"", with: "\"StableDiffusionXLPipeline\"")
@@ -50,11 +47,11 @@ final class StableDiffusionTests: XCTestCase {
         try FileManager.default.removeItem(atPath: dir + "/unet/diffusion_pytorch_model.safetensors")
         XCTAssertThrowsError(try StableDiffusion(folder: dir)) { XCTAssertTrue("\($0)".contains("the weights file is missing"), "\($0)") }
         // A truncated weights file: the header's offsets run past the end.
-        let weights = try Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/tiny-pipeline/unet/diffusion_pytorch_model.safetensors"))
+        let weights = try Data(contentsOf: URL(fileURLWithPath: DiffusionFixtures.folder + "/tiny-pipeline/unet/diffusion_pytorch_model.safetensors"))
         try weights.prefix(weights.count / 2).write(to: URL(fileURLWithPath: dir + "/unet/diffusion_pytorch_model.safetensors"))
         XCTAssertThrowsError(try StableDiffusion(folder: dir)) { XCTAssertTrue("\($0)".contains("truncated?"), "\($0)") }
 
-        let model = try StableDiffusion(folder: Self.fixtures + "/tiny-pipeline")
+        let model = try StableDiffusion(folder: DiffusionFixtures.folder + "/tiny-pipeline")
         XCTAssertThrowsError(try model.generate(.init(prompt: "x", width: 60, height: 64, seed: 1))) { XCTAssertTrue("\($0)".contains("multiples of 16")) }
     }
 }

@@ -6,15 +6,12 @@ import StudioTensor
 /// A tiny random-weight UNet2DConditionModel made with diffusers' class, F16 weights
 /// (`Tests/Fixtures/diffusion/tiny-pipeline/unet`, outputs in unet-step.json; tools/diffusion-oracle/make-fixtures.sh).
 final class UNetTests: XCTestCase {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures/diffusion").path
-
     private func document() throws -> [String: Any] {
-        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/unet-step.json"))) as! [String: Any]
+        try DiffusionFixtures.json("unet-step.json")
     }
 
     func testOneStepMatchesDiffusersWithinTolerance() throws {
-        let unet = try UNet(folder: Self.fixtures + "/tiny-pipeline/unet")
+        let unet = try UNet(folder: DiffusionFixtures.folder + "/tiny-pipeline/unet")
         let doc = try document()
         let latents = Tensor(c: 4, h: 8, w: 8, data: (doc["latents"] as! [Double]).map(Float.init))
         let ts = doc["text_shape"] as! [Int]
@@ -30,8 +27,8 @@ final class UNetTests: XCTestCase {
         let dir = NSTemporaryDirectory() + "studio-unet-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let config = try String(contentsOfFile: Self.fixtures + "/tiny-pipeline/unet/config.json", encoding: .utf8)
-        try FileManager.default.copyItem(atPath: Self.fixtures + "/tiny-pipeline/unet/diffusion_pytorch_model.safetensors",
+        let config = try String(contentsOfFile: DiffusionFixtures.folder + "/tiny-pipeline/unet/config.json", encoding: .utf8)
+        try FileManager.default.copyItem(atPath: DiffusionFixtures.folder + "/tiny-pipeline/unet/diffusion_pytorch_model.safetensors",
                                          toPath: dir + "/diffusion_pytorch_model.safetensors")
         try config.replacingOccurrences(of: "\"addition_embed_type\": null", with: "\"addition_embed_type\": \"text_time\"")
             .write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
@@ -40,7 +37,7 @@ final class UNetTests: XCTestCase {
             .write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try UNet(folder: dir)) { XCTAssertTrue("\($0)".contains("has shape [32, 32], expected [32, 768]"), "\($0)") }
 
-        let unet = try UNet(folder: Self.fixtures + "/tiny-pipeline/unet")
+        let unet = try UNet(folder: DiffusionFixtures.folder + "/tiny-pipeline/unet")
         let text = Matrix(rows: 7, cols: 32)
         XCTAssertThrowsError(try unet.predictNoise(Tensor(c: 4, h: 7, w: 8), timestep: 1, context: text)) { XCTAssertTrue("\($0)".contains("divisible by 2")) }
         XCTAssertThrowsError(try unet.predictNoise(Tensor(c: 4, h: 8, w: 8), timestep: 1, context: Matrix(rows: 7, cols: 23)))

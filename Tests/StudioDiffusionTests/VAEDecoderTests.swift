@@ -6,13 +6,10 @@ import StudioTensor
 /// A tiny random-weight AutoencoderKL made with diffusers' class, weights stored as F16
 /// (`Tests/Fixtures/diffusion/tiny-pipeline/vae`, decode in vae-decode.json; tools/diffusion-oracle/make-fixtures.sh).
 final class VAEDecoderTests: XCTestCase {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures/diffusion").path
-
     func testDecodeMatchesDiffusersWithinTolerance() throws {
-        let vae = try VAEDecoder(folder: Self.fixtures + "/tiny-pipeline/vae")
+        let vae = try VAEDecoder(folder: DiffusionFixtures.folder + "/tiny-pipeline/vae")
         XCTAssertEqual(vae.config.scalingFactor, 0.18215)
-        let doc = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/vae-decode.json"))) as! [String: Any]
+        let doc = try DiffusionFixtures.json("vae-decode.json")
         let ls = doc["latent_shape"] as! [Int], ish = doc["image_shape"] as! [Int]
         let latent = Tensor(n: ls[0], c: ls[1], h: ls[2], w: ls[3], data: (doc["latent"] as! [Double]).map(Float.init))
         let want = Tensor(n: ish[0], c: ish[1], h: ish[2], w: ish[3], data: (doc["image"] as! [Double]).map(Float.init))
@@ -26,8 +23,8 @@ final class VAEDecoderTests: XCTestCase {
         let dir = NSTemporaryDirectory() + "studio-vae-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let config = try String(contentsOfFile: Self.fixtures + "/tiny-pipeline/vae/config.json", encoding: .utf8)
-        try FileManager.default.copyItem(atPath: Self.fixtures + "/tiny-pipeline/vae/diffusion_pytorch_model.safetensors",
+        let config = try String(contentsOfFile: DiffusionFixtures.folder + "/tiny-pipeline/vae/config.json", encoding: .utf8)
+        try FileManager.default.copyItem(atPath: DiffusionFixtures.folder + "/tiny-pipeline/vae/diffusion_pytorch_model.safetensors",
                                          toPath: dir + "/diffusion_pytorch_model.safetensors")
         try config.replacingOccurrences(of: "\"layers_per_block\": 1", with: "\"layers_per_block\": 2")
             .write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
@@ -35,7 +32,7 @@ final class VAEDecoderTests: XCTestCase {
         try config.replacingOccurrences(of: "\"norm_num_groups\": 8", with: "\"norm_num_groups\": 7")
             .write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
         XCTAssertThrowsError(try VAEDecoder(folder: dir)) { XCTAssertTrue("\($0)".contains("not positive multiples of norm_num_groups 7"), "\($0)") }
-        let vae = try VAEDecoder(folder: Self.fixtures + "/tiny-pipeline/vae")
+        let vae = try VAEDecoder(folder: DiffusionFixtures.folder + "/tiny-pipeline/vae")
         XCTAssertThrowsError(try vae.decode(Tensor(c: 3, h: 8, w: 8)))
     }
 }

@@ -19,3 +19,15 @@ def save_stable(tensors, path, metadata):
     assert len(text) <= n, "sorted header longer than the original"
     with open(path, "wb") as f:
         f.write(data[:8] + text + b" " * (n - len(text)) + data[8 + n:])
+
+
+def randomize(model, f16=False):
+    """Every parameter random (norms included, whose defaults are ones and zeros), scaled by 1/sqrt(fan-in)
+    so activations stay near unit size; with f16, rounded to half precision (and stored so)."""
+    import torch
+    with torch.no_grad():
+        for p in model.parameters():
+            fan_in = p[0].numel() if p.dim() > 1 else 1
+            p.copy_(torch.randn_like(p) * (1.0 / fan_in ** 0.5 if p.dim() > 1 else 0.5))
+            if f16:
+                p.copy_(p.half().float())

@@ -15,7 +15,7 @@ import sys
 
 import torch
 from diffusers import UNet2DConditionModel
-from oracle_io import save_stable
+from oracle_io import randomize, save_stable
 
 REGENERATE = "tools/diffusion-oracle/make-fixtures.sh"
 
@@ -26,11 +26,7 @@ def main(out_dir):
         sample_size=8, in_channels=4, out_channels=4, layers_per_block=1, block_out_channels=(16, 32),
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
         cross_attention_dim=32, attention_head_dim=4, norm_num_groups=8).eval()
-    with torch.no_grad():
-        for p in unet.parameters():
-            fan_in = p[0].numel() if p.dim() > 1 else 1
-            p.copy_(torch.randn_like(p) * (1.0 / fan_in ** 0.5 if p.dim() > 1 else 0.5))
-            p.copy_(p.half().float())
+    randomize(unet, f16=True)
     folder = f"{out_dir}/tiny-pipeline/unet"
     os.makedirs(folder, exist_ok=True)
     unet.save_config(folder)

@@ -13,7 +13,7 @@ import sys
 
 import torch
 from diffusers import AutoencoderKL
-from oracle_io import save_stable
+from oracle_io import randomize, save_stable
 
 REGENERATE = "tools/diffusion-oracle/make-fixtures.sh"
 
@@ -23,13 +23,7 @@ def main(out_dir):
     vae = AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
                         up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"), block_out_channels=(16, 32),
                         layers_per_block=1, latent_channels=4, norm_num_groups=8, sample_size=16).eval()
-    with torch.no_grad():
-        for name, p in vae.named_parameters():
-            # Random everywhere (norms included), scaled so activations stay near unit size.
-            fan_in = p[0].numel() if p.dim() > 1 else 1
-            p.copy_(torch.randn_like(p) * (1.0 / fan_in ** 0.5 if p.dim() > 1 else 0.5))
-            # Stored as F16 (half the fixture's size): the reference runs on exactly those values.
-            p.copy_(p.half().float())
+    randomize(vae, f16=True)
     folder = f"{out_dir}/tiny-pipeline/vae"
     os.makedirs(folder, exist_ok=True)
     vae.save_config(folder)
