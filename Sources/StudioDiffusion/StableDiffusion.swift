@@ -14,7 +14,7 @@ public struct StableDiffusion: Sendable {
 
     /// The samplers `generate` offers.
     public enum SchedulerKind: String, Sendable, CaseIterable {
-        case ddim, eulerAncestral = "euler-a", dpmpp2m = "dpm++2m", dpmpp2mKarras = "dpm++2m-karras"
+        case ddim, eulerAncestral = "euler-a", dpmpp2m = "dpm++2m", dpmpp2mKarras = "dpm++2m-karras", lcm
     }
 
     public init(folder: String) throws(DiffusionModelError) {
@@ -91,6 +91,9 @@ public struct StableDiffusion: Sendable {
         case .eulerAncestral:
             latents = try sampler.sample(prompt: prompt, negative: negative, noise: start, guidance: r.guidance,
                                          scheduler: try EulerAncestralScheduler(schedule: schedule, steps: r.steps, noise: seeded), progress: progress)
+        case .lcm:
+            latents = try sampler.sample(prompt: prompt, negative: negative, noise: start, guidance: r.guidance,
+                                         scheduler: try LCMScheduler(schedule: schedule, steps: r.steps, noise: seeded), progress: progress)
         case .dpmpp2m, .dpmpp2mKarras:
             latents = try sampler.sample(prompt: prompt, negative: negative, noise: start, guidance: r.guidance,
                                          scheduler: try DPMSolverScheduler(schedule: schedule, steps: r.steps, karras: r.scheduler == .dpmpp2mKarras),

@@ -138,7 +138,7 @@ struct Gen: ParsableCommand {
     @Option(help: "With --backend local: a Stable Diffusion 1.x/2.x diffusers folder (model_index.json, unet/, vae/, …) to generate with instead of the built-in generator.")
     var model: String?
     @Option(help: "With --model: denoising steps.") var steps: Int = 25
-    @Option(help: "With --model: ddim, euler-a, dpm++2m or dpm++2m-karras.") var scheduler: String = "dpm++2m-karras"
+    @Option(help: "With --model: ddim, euler-a, dpm++2m, dpm++2m-karras or lcm (for LCM-distilled weights, 2 to 8 steps).") var scheduler: String = "dpm++2m-karras"
     @Option(help: "With --model: classifier-free guidance scale (1 = no negative branch).") var guidance: Double = 7.5
     @Option(help: "With --model: output size WxH (multiples of 8 times the UNet's downsampling).") var size: String = "512x512"
     @OptionGroup var store: StoreOptions

@@ -72,6 +72,18 @@ final class SamplerTests: XCTestCase {
         XCTAssertLessThan(try latentDifference(doc, scheduler), 1e-3)
     }
 
+    func testLCMSamplingMatchesDiffusersWithItsNoise() throws {
+        let (doc, schedule) = try fixture("pipeline-lcm.json")
+        XCTAssertTrue(schedule.setAlphaToOne, "LCM's own defaults")
+        let draws = (doc["step_noise"] as! [[Double]]).map { $0.map(Float.init) }
+        XCTAssertEqual(draws.count, 3, "no noise after the last step")
+        let scheduler = try LCMScheduler(schedule: schedule, steps: 4, noise: RecordedNoise(draws: draws))
+        XCTAssertEqual(scheduler.steps, doc["timesteps"] as! [Int])
+        let d = try latentDifference(doc, scheduler)
+        XCTAssertLessThan(d, 1e-3)
+        XCTAssertThrowsError(try LCMScheduler(schedule: schedule, steps: 51, noise: SeededNoise(seed: 1)))
+    }
+
     func testSeededNoiseIsRepeatableStandardNormal() {
         var a = SeededNoise(seed: 9), b = SeededNoise(seed: 9)
         let shape = Tensor(c: 4, h: 64, w: 64)

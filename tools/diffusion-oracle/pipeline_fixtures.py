@@ -8,7 +8,8 @@ Writes Tests/Fixtures/diffusion/pipeline-ddim.json: the id sequences, the initia
 timesteps, the final latents (output_type="latent") and their decode `vae.decode(latents / 0.18215)`;
 and pipeline-euler-a.json: the same with EulerAncestralDiscreteScheduler (its default linspace spacing),
 whose per-step noise is recorded (the scheduler's randn_tensor is replaced by draws kept in the file);
-and pipeline-dpmpp-2m-karras.json with DPMSolverMultistepScheduler(use_karras_sigmas=True) ("DPM++ 2M Karras").
+pipeline-dpmpp-2m-karras.json with DPMSolverMultistepScheduler(use_karras_sigmas=True) ("DPM++ 2M Karras"); and
+pipeline-lcm.json with LCMScheduler (its defaults: 50-step grid, timestep scaling 10), guidance 1.5, noise recorded.
 
 It also completes tiny-pipeline/ as a diffusers folder: model_index.json, scheduler/ (DDIM, SD 1.5's settings)
 and tokenizer/ (CLIP's first 486 merges: 1,000 tokens, the tiny text encoder's vocabulary, with
@@ -21,8 +22,9 @@ import sys
 
 import torch
 import diffusers.schedulers.scheduling_euler_ancestral_discrete as euler_module
+import diffusers.schedulers.scheduling_lcm as lcm_module
 from diffusers import (AutoencoderKL, DDIMScheduler, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler,
-                       StableDiffusionPipeline, UNet2DConditionModel)
+                       LCMScheduler, StableDiffusionPipeline, UNet2DConditionModel)
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from tokenizer_fixtures import bytes_to_unicode
@@ -119,6 +121,19 @@ def main(out_dir):
         image = vae.decode(latents / vae.config.scaling_factor).sample
     common["sigmas"] = dpm.sigmas.tolist()
     write(f"{out_dir}/pipeline-dpmpp-2m-karras.json", common, dpm, latents, image)
+    del common["sigmas"]
+
+    lcm = LCMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
+    pipe.scheduler = lcm
+    draws.clear()
+    lcm_module.randn_tensor = recorded
+    with torch.no_grad():
+        latents = pipe(prompt_embeds=pe, negative_prompt_embeds=ne, latents=noise.clone(), num_inference_steps=4,
+                       guidance_scale=1.5, output_type="latent", height=64, width=64).images
+        image = vae.decode(latents / vae.config.scaling_factor).sample
+    lcm_doc = dict(common)
+    lcm_doc.update({"guidance": 1.5, "step_noise": [d.flatten().tolist() for d in draws]})
+    write(f"{out_dir}/pipeline-lcm.json", lcm_doc, lcm, latents, image)
 
 
 def write(path, common, scheduler, latents, image):
