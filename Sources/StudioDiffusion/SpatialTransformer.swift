@@ -112,4 +112,27 @@ struct AttentionWeights: Sendable {
                                   Kernels.linear(source, weight: v, bias: nil, outFeatures: channels), heads: heads)
         return Kernels.linear(a, weight: out.weight, bias: out.bias, outFeatures: channels)
     }
+
+    /// IP-Adapter's decoupled cross-attention (diffusers' `IPAdapterAttnProcessor2_0`): attention on the
+    /// text's keys and values plus `scale` times attention on the image tokens' keys and values (the
+    /// adapter's `to_k_ip`, `to_v_ip`), through `to_out.0`. `scale` is the identity strength.
+    func forward(_ x: Matrix, text: Matrix, image: Matrix, adapter: IPAdapterProjections, scale: Float) -> Matrix {
+        let query = Kernels.linear(x, weight: q, bias: nil, outFeatures: channels)
+        var a = Kernels.attention(query, Kernels.linear(text, weight: k, bias: nil, outFeatures: channels),
+                                  Kernels.linear(text, weight: v, bias: nil, outFeatures: channels), heads: heads)
+        let b = Kernels.attention(query, Kernels.linear(image, weight: adapter.k, bias: nil, outFeatures: channels),
+                                  Kernels.linear(image, weight: adapter.v, bias: nil, outFeatures: channels), heads: heads)
+        for i in a.data.indices { a.data[i] += scale * b.data[i] }
+        return Kernels.linear(a, weight: out.weight, bias: out.bias, outFeatures: channels)
+    }
+}
+
+/// An IP-Adapter's key and value projections of image tokens for one cross-attention layer
+/// (`to_k_ip.0.weight`, `to_v_ip.0.weight`: [channels, image token width], no bias).
+struct IPAdapterProjections: Sendable {
+    let k: [Float], v: [Float]
+    init(_ w: WeightReader, channels: Int, tokenChannels: Int) throws(DiffusionModelError) {
+        k = try w.floats("to_k_ip.0.weight", [channels, tokenChannels])
+        v = try w.floats("to_v_ip.0.weight", [channels, tokenChannels])
+    }
 }

@@ -22,6 +22,7 @@ mkdir -p "$out"
 "$python" "$here/vae_fixtures.py" "$out"
 "$python" "$here/unet_fixtures.py" "$out"
 "$python" "$here/pipeline_fixtures.py" "$out"
+"$python" "$here/ip_adapter_fixtures.py" "$out"
 
 find "$out" -type d -exec chmod 755 {} +
 find "$out" -type f -exec chmod 644 {} +
