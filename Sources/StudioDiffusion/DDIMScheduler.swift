@@ -43,22 +43,8 @@ public struct DDIMScheduler: DiffusionScheduler {
         self.schedule = schedule
         stepsCount = steps
         alphasCumprod = schedule.alphasCumprod
-        self.steps = Self.spacing(schedule, steps)
-    }
-
-    /// diffusers' `set_timesteps` for DDIM.
-    static func spacing(_ s: NoiseSchedule, _ steps: Int) -> [Int] {
-        let n = s.trainTimesteps
-        switch s.timestepSpacing ?? "leading" {
-        case "linspace":
-            return (0..<steps).map { i in Int((Double(n - 1) * Double(i) / Double(max(steps - 1, 1))).rounded(.toNearestOrEven)) }.reversed()
-        case "trailing":
-            let ratio = Double(n) / Double(steps)
-            return stride(from: Double(n), to: 0, by: -ratio).map { Int($0.rounded(.toNearestOrEven)) - 1 }
-        default:
-            let ratio = n / steps
-            return (0..<steps).reversed().map { $0 * ratio + s.stepsOffset }
-        }
+        // DDIM rounds linspace timesteps to integers (half to even, as numpy does).
+        self.steps = schedule.spacedTimesteps(steps, fallback: "leading").map { Int($0.rounded(.toNearestOrEven)) }
     }
 
     public func scaleModelInput(_ sample: Tensor, index: Int) -> Tensor { sample }

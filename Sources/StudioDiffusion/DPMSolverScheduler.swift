@@ -39,7 +39,7 @@ public struct DPMSolverScheduler: DiffusionScheduler {
                 times = stride(from: Double(n), to: 0, by: -ratio).map { $0.rounded(.toNearestOrEven) - 1 }
             default: times = (1...steps).reversed().map { (Double(n - 1) * Double($0) / Double(steps)).rounded(.toNearestOrEven) }
             }
-            sigmas = times.map { EulerAncestralScheduler<SeededNoise>.interpolate(table, at: $0) }
+            sigmas = times.map { NoiseSchedule.interpolate(table, at: $0) }
         }
         self.sigmas = sigmas.map { Double(Float($0)) } + [0]
         timesteps = times.map { Float($0) }

@@ -17,31 +17,15 @@ public struct EulerAncestralScheduler<Noise: NoiseSource>: DiffusionScheduler {
         guard steps >= 1 && steps <= schedule.trainTimesteps else {
             throw .badInput("\(steps) steps; the scheduler takes 1 to \(schedule.trainTimesteps)")
         }
-        let n = schedule.trainTimesteps
-        let times: [Double]
         let spacing = schedule.timestepSpacing ?? "linspace"
-        switch spacing {
-        case "linspace": times = (0..<steps).map { Double(n - 1) * Double($0) / Double(max(steps - 1, 1)) }.reversed()
-        case "trailing":
-            let ratio = Double(n) / Double(steps)
-            times = stride(from: Double(n), to: 0, by: -ratio).map { $0.rounded(.toNearestOrEven) - 1 }
-        default: times = (0..<steps).reversed().map { Double($0 * (n / steps) + schedule.stepsOffset) }
-        }
+        let times = schedule.spacedTimesteps(steps, fallback: spacing)
         let table = schedule.alphasCumprod.map { ((1 - $0) / $0).squareRoot() }
-        sigmas = times.map { Self.interpolate(table, at: $0) } + [0]
+        sigmas = times.map { NoiseSchedule.interpolate(table, at: $0) } + [0]
         timesteps = times.map { Float($0) }
         let top = Float(sigmas.max()!)
         initNoiseSigma = spacing == "leading" ? (top * top + 1).squareRoot() : top
         self.schedule = schedule
         self.noise = noise
-    }
-
-    /// `np.interp(t, arange(count), table)`.
-    static func interpolate(_ table: [Double], at t: Double) -> Double {
-        if t <= 0 { return table[0] }
-        if t >= Double(table.count - 1) { return table[table.count - 1] }
-        let i = Int(t.rounded(.down)), f = t - Double(i)
-        return table[i] + f * (table[i + 1] - table[i])
     }
 
     public func scaleModelInput(_ sample: Tensor, index: Int) -> Tensor {

@@ -70,4 +70,26 @@ public struct NoiseSchedule: Sendable, Equatable, Decodable {
         var product: Float = 1
         return betas.map { product *= (1 - $0); return Double(product) }
     }
+
+    /// The inference timesteps diffusers' DDIM and Euler schedulers take for `steps` under
+    /// `timestepSpacing` (`fallback` when the config names none): linspace over [0, T-1] (fractional),
+    /// leading `i · (T / steps) + steps_offset`, trailing `round(T - i · T / steps) - 1`; first to last.
+    func spacedTimesteps(_ steps: Int, fallback: String) -> [Double] {
+        let n = trainTimesteps
+        switch timestepSpacing ?? fallback {
+        case "linspace": return (0..<steps).map { Double(n - 1) * Double($0) / Double(max(steps - 1, 1)) }.reversed()
+        case "trailing":
+            let ratio = Double(n) / Double(steps)
+            return stride(from: Double(n), to: 0, by: -ratio).map { $0.rounded(.toNearestOrEven) - 1 }
+        default: return (0..<steps).reversed().map { Double($0 * (n / steps) + stepsOffset) }
+        }
+    }
+
+    /// `np.interp(t, arange(count), table)`: a per-training-timestep table read at a fractional timestep.
+    static func interpolate(_ table: [Double], at t: Double) -> Double {
+        if t <= 0 { return table[0] }
+        if t >= Double(table.count - 1) { return table[table.count - 1] }
+        let i = Int(t.rounded(.down)), f = t - Double(i)
+        return table[i] + f * (table[i + 1] - table[i])
+    }
 }
